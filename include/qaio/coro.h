@@ -1,0 +1,144 @@
+// qaio/coro.h: Coro<T>, the coroutine type every qaio coroutine function returns.
+//
+// A Coro is lazy: calling the function only creates the frame. It runs when it is co_awaited
+// (inline, inside the awaiting task: asyncio's `await coro()`) or when a task is made from it
+// (loop.create_task). co_await on a Coro resumes the callee directly and the callee returns to its
+// awaiter by symmetric transfer, so synchronous chains of any depth never grow the stack (DESIGN
+// rule 9). The Coro object owns the frame: destroying it destroys the frame and every frame it
+// awaits.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "qaio/detail/awaitable.h"
+#include "qaio/future.h"
+
+namespace qaio {
+
+template <class T = void>
+class Coro;
+
+namespace detail {
+
+struct CoroPromiseBase {
+  std::coroutine_handle<> continuation;
+  std::exception_ptr exception;
+
+  // Lazy start. When a task takes its first step, a cancellation requested before that step is
+  // thrown from here, so the body never runs (spec item 109).
+  struct InitialAwaiter {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    void await_resume() const { throw_if_injected(); }
+  };
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+      std::coroutine_handle<> next = h.promise().continuation;
+      return next ? next : std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+
+  InitialAwaiter initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+
+  // Clear compile errors instead of pages of template noise (QCoro's habit).
+  template <class A>
+  A&& await_transform(A&& awaitable) const noexcept {
+    static_assert(is_awaitable_v<A>,
+                  "qaio: this expression cannot be co_awaited. Await a qaio::Coro (as a temporary or "
+                  "std::move(coro)), a qaio::Task, a qaio::Future, or a type with operator co_await.");
+    return std::forward<A>(awaitable);
+  }
+};
+
+template <class T>
+struct CoroPromise : CoroPromiseBase {
+  std::optional<T> value;
+  Coro<T> get_return_object() noexcept;
+  template <class U>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) {
+    value.emplace(std::forward<U>(v));
+  }
+  T take() {
+    if (exception) std::rethrow_exception(exception);
+    return std::move(*value);
+  }
+};
+
+template <>
+struct CoroPromise<void> : CoroPromiseBase {
+  Coro<void> get_return_object() noexcept;
+  void return_void() const noexcept {}
+  void take() const {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] Coro {
+ public:
+  using value_type = T;
+  using promise_type = detail::CoroPromise<T>;
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  Coro() noexcept = default;
+  explicit Coro(handle_type h) noexcept : handle_(h) {}
+  Coro(Coro&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+  Coro& operator=(Coro&& other) noexcept {
+    if (this != &other) {
+      reset();
+      handle_ = std::exchange(other.handle_, {});
+    }
+    return *this;
+  }
+  Coro(const Coro&) = delete;
+  Coro& operator=(const Coro&) = delete;
+  ~Coro() { reset(); }
+
+  // Destroys the frame (and, through its locals, every frame it was awaiting).
+  void reset() noexcept {
+    if (handle_) std::exchange(handle_, {}).destroy();
+  }
+  bool valid() const noexcept { return static_cast<bool>(handle_); }
+  bool done() const noexcept { return handle_ && handle_.done(); }
+  handle_type handle() const noexcept { return handle_; }
+  // The outcome of a finished coroutine: its value, or its exception rethrown.
+  T take_result() { return handle_.promise().take(); }
+
+  struct Awaiter {
+    handle_type callee;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) const noexcept {
+      callee.promise().continuation = caller;
+      return callee;  // symmetric transfer: start the callee without a nested call
+    }
+    T await_resume() const { return callee.promise().take(); }
+  };
+  Awaiter operator co_await() && noexcept { return Awaiter{handle_}; }
+
+ private:
+  handle_type handle_;
+};
+
+namespace detail {
+template <class T>
+Coro<T> CoroPromise<T>::get_return_object() noexcept {
+  return Coro<T>(std::coroutine_handle<CoroPromise<T>>::from_promise(*this));
+}
+inline Coro<void> CoroPromise<void>::get_return_object() noexcept {
+  return Coro<void>(std::coroutine_handle<CoroPromise<void>>::from_promise(*this));
+}
+}  // namespace detail
+
+}  // namespace qaio

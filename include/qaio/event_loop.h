@@ -1,0 +1,391 @@
+// qaio/event_loop.h: EventLoop, the asyncio loop API shared by both drivers.
+//
+// EventLoop is the core of DESIGN.md's "one core, two drivers": the ready deque, the timer heap,
+// the epoll selector with its fd table, the thread-safe queue, the task registry, the exception
+// handler and debug mode all live here. A driver only decides *when* run_once() is called:
+// SelectorEventLoop blocks in epoll itself; qt::QtEventLoop lets Qt's event loop call it.
+//
+// One iteration, run_once(): (1) drop cancelled timers at the heap head, (2) poll the selector with a
+// timeout that reaches the earliest timer (zero if callbacks are ready), (3) queue the handles of
+// ready fds and of calls made from other threads, (4) queue expired timers, (5) run exactly the
+// handles that were ready when step 5 began. See docs/design.md.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "qaio/coro.h"
+#include "qaio/errors.h"
+#include "qaio/executor.h"
+#include "qaio/future.h"
+#include "qaio/handle.h"
+#include "qaio/task.h"
+
+namespace qaio {
+
+class Transport;
+class BaseProtocol;
+
+// What the exception handler is told (asyncio's context dict). Fields that do not apply are empty.
+struct ErrorContext {
+  std::string message;
+  std::exception_ptr exception;
+  Handle handle;                                // the callback that raised
+  std::shared_ptr<detail::FutureBase> future;   // the future (or task) concerned
+  AnyTask task;                                 // the task concerned
+  Transport* transport = nullptr;
+  BaseProtocol* protocol = nullptr;
+  int socket = -1;
+};
+
+using ExceptionHandler = std::function<void(EventLoop&, const ErrorContext&)>;
+// Called with every new task before its first step is scheduled (asyncio's task factory hook; in
+// C++ the factory decorates the task, e.g. renames it or records it, rather than constructing it).
+using TaskFactory = std::function<void(EventLoop&, AnyTask&)>;
+
+namespace detail {
+class Selector;
+class ThreadsafeQueue;
+class ReadyQueue;
+struct FdEntry;
+
+template <class T>
+struct is_coro : std::false_type {};
+template <class T>
+struct is_coro<Coro<T>> : std::true_type {};
+
+// A callable plus stored arguments, as call_soon(fn, args...) keeps them.
+template <class F, class... Args>
+struct BoundCall {
+  F fn;
+  std::tuple<Args...> args;
+  void operator()() { std::apply(fn, args); }
+  std::string describe() const { return demangle_type_name(typeid(F)); }
+};
+
+template <class F, class... Args>
+Callback bind_callback(const char* api, F&& fn, Args&&... args) {
+  using D = std::decay_t<F>;
+  static_assert(std::is_invocable_v<D&, std::decay_t<Args>&...>,
+                "qaio: the callback cannot be called with the arguments given to the loop");
+  static_assert(!is_coro<std::invoke_result_t<D&, std::decay_t<Args>&...>>::value,
+                "qaio: coroutines cannot be used with call_soon()/call_later()/call_at(); "
+                "use loop.create_task(fn(...)) instead");
+  if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> ||
+                requires(const D& d) { d == nullptr; }) {
+    if (fn == nullptr)
+      throw std::invalid_argument(std::string("a callable object was expected by ") + api + "(), got None");
+  }
+  if constexpr (sizeof...(Args) == 0) {
+    return Callback(std::forward<F>(fn));
+  } else {
+    return Callback(BoundCall<D, std::decay_t<Args>...>{std::forward<F>(fn), {std::forward<Args>(args)...}});
+  }
+}
+
+// The loop running in this thread (set by run_forever and by drivers while they dispatch).
+EventLoop* running_loop() noexcept;
+void set_running_loop(EventLoop* loop) noexcept;
+// Calls loop->call_exception_handler(ctx) if that loop still exists, else logs to stderr. Used by
+// destructors (unretrieved exceptions) that may run after their loop is gone.
+void report_to_live_loop(EventLoop* loop, const ErrorContext& ctx) noexcept;
+// Sends `cb` to `queue`'s loop from any thread; false if that loop closed (cb is then dropped).
+bool post_threadsafe(const std::shared_ptr<ThreadsafeQueue>& queue, Callback cb);
+
+}  // namespace detail
+
+class EventLoop {
+ public:
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  virtual ~EventLoop();
+
+  // ---- running ------------------------------------------------------------------------------
+  // Runs until stop(). Throws RuntimeError if closed, already running, or another loop runs here.
+  virtual void run_forever() = 0;
+  // Runs until the coroutine / task / future is done and returns its result (or throws).
+  template <class T>
+  T run_until_complete(Coro<T> coro);
+  template <class T>
+  T run_until_complete(Future<T> future);
+  template <class T>
+  T run_until_complete(Task<T> task) {
+    return run_until_complete(static_cast<Future<T>>(task));
+  }
+  // Asks run_forever() to return after the current iteration.
+  void stop();
+  // Drops queued callbacks and timers, reports pending tasks, shuts the default executor down
+  // without waiting, closes the selector. Idempotent; RuntimeError while running.
+  void close();
+  bool is_running() const noexcept { return running_; }
+  bool is_closed() const noexcept { return closed_; }
+
+  // ---- scheduling ---------------------------------------------------------------------------
+  template <class F, class... Args>
+  Handle call_soon(F&& fn, Args&&... args) {
+    return schedule_soon(detail::bind_callback("call_soon", std::forward<F>(fn), std::forward<Args>(args)...));
+  }
+  // The one scheduling call that may be made from any thread.
+  template <class F, class... Args>
+  Handle call_soon_threadsafe(F&& fn, Args&&... args) {
+    return schedule_threadsafe(
+        detail::bind_callback("call_soon_threadsafe", std::forward<F>(fn), std::forward<Args>(args)...));
+  }
+  template <class F, class... Args>
+  TimerHandle call_later(double delay, F&& fn, Args&&... args) {
+    if (std::isnan(delay)) throw std::invalid_argument("delay must not be NaN");
+    return schedule_at(time() + delay,
+                       detail::bind_callback("call_later", std::forward<F>(fn), std::forward<Args>(args)...));
+  }
+  template <class Rep, class Period, class F, class... Args>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, Args&&... args) {
+    return call_later(std::chrono::duration<double>(delay).count(), std::forward<F>(fn),
+                      std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  TimerHandle call_at(double when, F&& fn, Args&&... args) {
+    if (std::isnan(when)) throw std::invalid_argument("when must not be NaN");
+    return schedule_at(when, detail::bind_callback("call_at", std::forward<F>(fn), std::forward<Args>(args)...));
+  }
+  // Monotonic time in seconds (steady_clock).
+  double time() const noexcept {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  // Timers due within this much of now count as expired.
+  double clock_resolution() const noexcept { return clock_resolution_; }
+
+  // ---- futures and tasks --------------------------------------------------------------------
+  template <class T = void>
+  Future<T> create_future() {
+    return Future<T>(std::make_shared<detail::FutureState<T>>(*this));
+  }
+  // Wraps the coroutine in a task whose first step runs soon. name defaults to "Task-N".
+  template <class T>
+  Task<T> create_task(Coro<T> coro, std::string name = {}) {
+    check_closed();  // the coroutine is destroyed with `coro` if this throws
+    if (!coro.valid()) throw std::invalid_argument("a coroutine was expected, got an empty Coro");
+    auto state = std::make_shared<detail::TaskState<T>>(*this, std::move(coro), std::move(name));
+    start_task(state);
+    return Task<T>(std::move(state));
+  }
+  void set_task_factory(TaskFactory factory) { task_factory_ = std::move(factory); }
+  const TaskFactory& get_task_factory() const noexcept { return task_factory_; }
+
+  // ---- file descriptors (level-triggered) ---------------------------------------------------
+  template <class F, class... Args>
+  Handle add_reader(int fd, F&& fn, Args&&... args) {
+    return set_fd_callback(fd, true, detail::bind_callback("add_reader", std::forward<F>(fn), std::forward<Args>(args)...));
+  }
+  template <class F, class... Args>
+  Handle add_writer(int fd, F&& fn, Args&&... args) {
+    return set_fd_callback(fd, false, detail::bind_callback("add_writer", std::forward<F>(fn), std::forward<Args>(args)...));
+  }
+  bool remove_reader(int fd) { return remove_fd_callback(fd, true); }
+  bool remove_writer(int fd) { return remove_fd_callback(fd, false); }
+
+  // ---- errors and debug ---------------------------------------------------------------------
+  void set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
+  void set_exception_handler(std::nullptr_t) { exception_handler_ = nullptr; }
+  const ExceptionHandler& get_exception_handler() const noexcept { return exception_handler_; }
+  // Logs the context (stderr, or Qt's "qaio" logging category under Qt).
+  void default_exception_handler(const ErrorContext& context);
+  // Calls the custom handler, or the default one; never throws.
+  void call_exception_handler(const ErrorContext& context) noexcept;
+  void set_debug(bool enabled) noexcept { debug_ = enabled; }
+  bool get_debug() const noexcept { return debug_; }
+  void set_slow_callback_duration(double seconds);
+  double slow_callback_duration() const noexcept { return slow_callback_duration_; }
+
+  // ---- executor -----------------------------------------------------------------------------
+  // Runs fn(args...) on `executor` (nullptr: the default ThreadPoolExecutor); the future gets the
+  // outcome through call_soon_threadsafe, unless it was cancelled or the loop closed meanwhile.
+  template <class F, class... Args>
+  auto run_in_executor(Executor* executor, F&& fn, Args&&... args)
+      -> Future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>>;
+  void set_default_executor(std::unique_ptr<Executor> executor);
+  // Shuts the default executor down, waiting for its jobs on a helper thread (asyncio's coroutine).
+  Coro<void> shutdown_default_executor();
+
+  // ---- introspection (tests, drivers, tools) ------------------------------------------------
+  std::size_t ready_count() const noexcept;
+  std::size_t timer_count() const noexcept { return timers_.size(); }
+  std::size_t cancelled_timer_count() const noexcept { return timer_cancelled_count_; }
+  std::vector<AnyTask> tasks() const;  // pending tasks of this loop
+  AnyTask current_task() const;
+  std::optional<double> next_timer_deadline();  // earliest live timer, if any
+  std::thread::id thread_id() const noexcept { return thread_id_; }
+
+  // ---- internals shared with handles, futures and tasks ------------------------------------
+  void timer_handle_cancelled(detail::HandleState& h) noexcept;
+  void check_closed() const;
+  void check_thread(const char* what) const;
+  void unregister_task(detail::TaskCore& task) noexcept;
+  detail::TaskCore* current_task_core() const noexcept { return current_task_; }
+  void set_current_task_core(detail::TaskCore* t) noexcept { current_task_ = t; }
+  const std::shared_ptr<detail::ThreadsafeQueue>& threadsafe_queue() const noexcept { return threadsafe_; }
+  Executor& default_executor();
+  Handle schedule_soon(detail::Callback cb);
+  TimerHandle schedule_at(double when, detail::Callback cb);
+  Handle schedule_threadsafe(detail::Callback cb);
+  // Overridden by drivers that route logging elsewhere (QtEventLoop: QLoggingCategory "qaio").
+  virtual void log_error(const std::string& text);
+  virtual void log_warning(const std::string& text);
+
+ protected:
+  EventLoop();
+
+  // One iteration (see the top of this file). max_block: how long the poll may block at most
+  // (negative: until the next timer or I/O). slice_end: a loop.time() after which the batch is
+  // interrupted; its rest runs first in the next call (the Qt driver's time slicing).
+  void run_once(double max_block = -1, double slice_end = INFINITY);
+  // True if an interrupted batch still has handles to run.
+  bool batch_pending() const noexcept { return batch_remaining_ > 0; }
+  bool stopping() const noexcept { return stopping_; }
+  int selector_fd() const noexcept;
+
+  // Driver hooks. on_ready_added() is called when the ready deque goes from empty to non-empty
+  // while wants_ready_notifications is set; on_timer_scheduled(when) when a timer becomes the
+  // earliest; on_stop() when stop() is called; on_close() at the start of close().
+  virtual void on_ready_added() {}
+  virtual void on_timer_scheduled(double /*when*/) {}
+  virtual void on_stop() {}
+  virtual void on_close() {}
+  bool wants_ready_notifications = false;
+
+  // RAII for a driver's run_forever(): checks the preconditions, marks the loop running in this
+  // thread, and on exit clears the running state and the stop request.
+  class RunningScope {
+   public:
+    explicit RunningScope(EventLoop& loop);
+    ~RunningScope();
+    RunningScope(const RunningScope&) = delete;
+    RunningScope& operator=(const RunningScope&) = delete;
+
+   private:
+    EventLoop& loop_;
+    EventLoop* previous_;
+  };
+
+ private:
+  template <class T>
+  friend class detail::TaskState;
+  friend class detail::TaskCore;
+
+  void start_task(std::shared_ptr<detail::FutureBase> task);
+  Handle set_fd_callback(int fd, bool reader, detail::Callback cb);
+  bool remove_fd_callback(int fd, bool reader);
+  void update_fd(int fd);
+  void push_ready(detail::HandleState* h) noexcept;  // takes one reference
+  void process_io(double timeout);
+  void run_handle(detail::HandleState* h);
+  void drop_cancelled_timers();
+  CallbackId add_stop_callback(detail::FutureBase& fut);
+
+  std::unique_ptr<detail::ReadyQueue> ready_;
+  std::vector<detail::HandleState*> timers_;  // binary min-heap on (when, seq)
+  std::size_t timer_cancelled_count_ = 0;
+  std::uint64_t timer_seq_ = 0;
+  std::size_t batch_remaining_ = 0;
+  std::unique_ptr<detail::Selector> selector_;
+  std::vector<detail::FdEntry> fds_;
+  std::shared_ptr<detail::ThreadsafeQueue> threadsafe_;
+  std::vector<std::shared_ptr<detail::FutureBase>> tasks_;  // strong references to live tasks
+  detail::TaskCore* current_task_ = nullptr;
+  TaskFactory task_factory_;
+  ExceptionHandler exception_handler_;
+  std::unique_ptr<Executor> default_executor_;
+  bool executor_shutdown_called_ = false;
+  double clock_resolution_ = 1e-9;
+  double slow_callback_duration_ = 0.1;
+  std::thread::id thread_id_;
+  bool running_ = false;
+  bool stopping_ = false;
+  bool closed_ = false;
+  bool closing_ = false;
+  bool debug_ = false;
+};
+
+// ---- template definitions ----------------------------------------------------------------------
+
+template <class T>
+T EventLoop::run_until_complete(Coro<T> coro) {
+  check_closed();
+  Task<T> task = create_task(std::move(coro));
+  return run_until_complete(static_cast<Future<T>>(task));
+}
+
+template <class T>
+T EventLoop::run_until_complete(Future<T> future) {
+  check_closed();
+  if (!future) throw std::invalid_argument("run_until_complete() needs a future, task or coroutine");
+  if (&future.get_loop() != this)
+    throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
+  if (running_) throw RuntimeError("This event loop is already running");
+  CallbackId id = add_stop_callback(*future.state());
+  struct RemoveStopCallback {
+    detail::FutureBase& fut;
+    CallbackId id;
+    ~RemoveStopCallback() { fut.remove_done_callback(id); }
+  } remove{*future.state(), id};
+  run_forever();
+  if (!future.done()) throw RuntimeError("Event loop stopped before Future completed.");
+  if constexpr (std::is_void_v<T>) {
+    future.result();
+  } else if constexpr (std::is_copy_constructible_v<T>) {
+    return future.result();
+  } else {
+    return std::move(future.result());
+  }
+}
+
+template <class F, class... Args>
+auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args)
+    -> Future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>> {
+  using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>;
+  static_assert(!detail::is_coro<R>::value,
+                "qaio: run_in_executor() runs plain functions; a coroutine belongs in create_task()");
+  check_closed();
+  Executor& target = executor ? *executor : default_executor();
+  Future<R> fut = create_future<R>();
+  std::weak_ptr<detail::FutureState<R>> weak = fut.state();
+  target.submit([weak, queue = threadsafe_, f = std::forward<F>(fn),
+                 bound = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+    std::exception_ptr error;
+    using Slot = std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>;
+    Slot value{};
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::apply(f, bound);
+      } else {
+        value.emplace(std::apply(f, bound));
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+    detail::post_threadsafe(queue, [weak, value = std::move(value), error]() mutable {
+      auto state = weak.lock();
+      if (!state || state->done()) return;  // cancelled or dropped meanwhile
+      if (error) {
+        state->set_exception(error);
+      } else if constexpr (std::is_void_v<R>) {
+        state->set_result();
+      } else {
+        state->set_result(std::move(*value));
+      }
+    });
+  });
+  return fut;
+}
+
+}  // namespace qaio

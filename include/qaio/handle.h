@@ -1,0 +1,100 @@
+// qaio/handle.h: Handle and TimerHandle, asyncio's references to a scheduled callback.
+//
+// call_soon() returns a Handle, call_later()/call_at() a TimerHandle. Both are cheap copyable
+// references to a pooled, reference-counted HandleState; the loop holds its own reference while the
+// callback is queued. cancel() drops the callback (and what it captured) at once, as asyncio does.
+#pragma once
+
+#include <atomic>
+#include <compare>
+#include <cstdint>
+#include <string>
+
+#include "qaio/detail/small_function.h"
+
+namespace qaio {
+
+class EventLoop;
+
+namespace detail {
+
+using Callback = SmallFunction<void(), 64>;
+
+// The shared state behind a Handle. Allocated from a per-thread free list (see handle.cpp).
+struct HandleState {
+  std::atomic<std::uint32_t> refs{1};
+  bool cancelled = false;
+  bool is_timer = false;
+  bool in_heap = false;  // a TimerHandle still in the loop's timer heap
+  bool running = false;  // the callback is executing: cancel() must not destroy it yet
+  double when = 0;       // deadline in loop.time() seconds (timers only)
+  std::uint64_t seq = 0; // tie-breaker: equal deadlines run in scheduling order
+  EventLoop* loop = nullptr;
+  Callback callback;
+
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p, std::size_t size) noexcept;
+
+  void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+}  // namespace detail
+
+class Handle {
+ public:
+  Handle() noexcept = default;
+  // Adopts one reference (used by the loop).
+  explicit Handle(detail::HandleState* state, bool add_ref) noexcept : state_(state) {
+    if (state_ && add_ref) state_->add_ref();
+  }
+  Handle(const Handle& other) noexcept : state_(other.state_) {
+    if (state_) state_->add_ref();
+  }
+  Handle(Handle&& other) noexcept : state_(other.state_) { other.state_ = nullptr; }
+  Handle& operator=(Handle other) noexcept {
+    std::swap(state_, other.state_);
+    return *this;
+  }
+  ~Handle() {
+    if (state_) state_->release();
+  }
+
+  // Prevents the callback from running; drops it and its captured arguments. Idempotent.
+  void cancel();
+  bool cancelled() const noexcept { return state_ == nullptr || state_->cancelled; }
+  EventLoop& get_loop() const noexcept { return *state_->loop; }
+  // "<Handle name>" / "<TimerHandle when=... name>", with " cancelled" when cancelled.
+  std::string repr() const;
+
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+  friend bool operator==(const Handle& a, const Handle& b) noexcept { return a.state_ == b.state_; }
+
+  detail::HandleState* state() const noexcept { return state_; }
+
+ protected:
+  detail::HandleState* state_ = nullptr;
+};
+
+// A Handle with a deadline. TimerHandles compare by deadline (asyncio's TimerHandle.__lt__ etc.);
+// two timers with equal deadlines compare equal until one of them is cancelled.
+class TimerHandle : public Handle {
+ public:
+  using Handle::Handle;
+  TimerHandle() noexcept = default;
+  double when() const noexcept { return state_->when; }
+
+  friend bool operator==(const TimerHandle& a, const TimerHandle& b) noexcept {
+    return a.state_->when == b.state_->when && a.cancelled() == b.cancelled();
+  }
+  friend bool operator<(const TimerHandle& a, const TimerHandle& b) noexcept {
+    return a.state_->when < b.state_->when;
+  }
+  friend bool operator>(const TimerHandle& a, const TimerHandle& b) noexcept { return b < a; }
+  friend bool operator<=(const TimerHandle& a, const TimerHandle& b) noexcept { return a < b || a == b; }
+  friend bool operator>=(const TimerHandle& a, const TimerHandle& b) noexcept { return a > b || a == b; }
+};
+
+}  // namespace qaio

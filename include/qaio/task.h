@@ -1,0 +1,195 @@
+// qaio/task.h: Task<T>, a coroutine scheduled on a loop (asyncio.Task), and AnyTask, its untyped view.
+//
+// A task drives one Coro<T> frame step by step. Each step is a handle in the loop's ready deque:
+// the first is queued by create_task, later ones by the done-callback of the future the task is
+// waiting on (DESIGN rule 1). Cancellation is asyncio's: cancel(msg) cancels the awaited future
+// (which throws CancelledError at the co_await), or, if there is none, throws it at the next step;
+// cancelling() counts requests and uncancel() withdraws one (spec items 108-113).
+// The loop keeps every live task alive until it finishes; the frame is destroyed as soon as the
+// task completes.
+#pragma once
+
+#include <coroutine>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "qaio/coro.h"
+#include "qaio/future.h"
+
+namespace qaio {
+
+namespace detail {
+
+// The untyped task machinery; TaskState<T> joins it to a FutureState<T>.
+class TaskCore {
+ public:
+  TaskCore(FutureBase& self, std::string name);
+  virtual ~TaskCore() = default;
+  TaskCore(const TaskCore&) = delete;
+  TaskCore& operator=(const TaskCore&) = delete;
+
+  const std::string& name() const noexcept { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  int cancelling() const noexcept { return num_cancels_requested_; }
+  int uncancel() noexcept;
+  bool cancel_task(std::optional<std::string> msg);
+  bool is_running_step() const noexcept { return running_; }
+  FutureBase& future() noexcept { return self_; }
+
+  // One step: resume the frame where it suspended (asyncio's Task.__step).
+  void step();
+  // Called from the awaiters (future.h): park the task on `fut`, or yield one iteration.
+  void suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at);
+  void yield_once(std::coroutine_handle<> resume_at);
+  void throw_if_injected();
+  // The loop is closing and this task never finished: drop its frame (the loop reports it).
+  void abandon() noexcept;
+  // The frame ended with CancelledError (or returned with a cancel pending): the task becomes
+  // cancelled, keeping that exact CancelledError for its awaiters.
+  void finish_cancelled(std::exception_ptr cancelled_error);
+
+  std::size_t registry_index = 0;  // position in the loop's task registry
+
+  // The task whose step is running on the running loop of this thread, or nullptr.
+  static TaskCore* current() noexcept;
+
+ protected:
+  virtual std::coroutine_handle<> root() noexcept = 0;
+  virtual bool root_done() const noexcept = 0;
+  // Moves the finished frame's outcome into the future (value or exception), destroying the frame.
+  virtual void finish_from_root() = 0;
+  virtual void destroy_frame() noexcept = 0;
+  std::exception_ptr make_cancelled_error_for_step() const;
+
+  FutureBase& self_;
+  std::string name_;
+  std::shared_ptr<FutureBase> fut_waiter_;
+  std::coroutine_handle<> resume_point_;
+  std::exception_ptr inject_;
+  std::optional<std::string> cancel_message_;
+  int num_cancels_requested_ = 0;
+  bool must_cancel_ = false;
+  bool running_ = false;
+  bool started_ = false;
+
+  friend class ::qaio::EventLoop;
+};
+
+template <class T>
+class TaskState final : public FutureState<T>, public TaskCore {
+ public:
+  TaskState(EventLoop& loop, Coro<T> coro, std::string name)
+      : FutureState<T>(loop), TaskCore(*this, std::move(name)), coro_(std::move(coro)) {}
+
+  bool cancel(std::optional<std::string> msg) override { return cancel_task(std::move(msg)); }
+  TaskCore* as_task() noexcept override { return this; }
+  std::string repr() const override {
+    return "<Task " + std::string(this->state_name()) + " name='" + name_ + "'>";
+  }
+
+ protected:
+  std::coroutine_handle<> root() noexcept override { return coro_.handle(); }
+  bool root_done() const noexcept override { return coro_.done(); }
+  void destroy_frame() noexcept override { coro_.reset(); }
+  void finish_from_root() override {
+    std::exception_ptr error;
+    if constexpr (std::is_void_v<T>) {
+      try {
+        coro_.take_result();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      coro_.reset();
+      if (error) return finish_with_error(error);
+      if (must_cancel_) return finish_cancelled(nullptr);
+      this->set_result();
+    } else {
+      std::optional<T> value;
+      try {
+        value.emplace(coro_.take_result());
+      } catch (...) {
+        error = std::current_exception();
+      }
+      coro_.reset();
+      if (error) return finish_with_error(error);
+      if (must_cancel_) return finish_cancelled(nullptr);
+      this->set_result(std::move(*value));
+    }
+  }
+
+ private:
+  void finish_with_error(const std::exception_ptr& error);
+  Coro<T> coro_;
+};
+
+// Shared tail of finish_from_root for errors (defined in task.cpp for the untyped part).
+void finish_task_with_error(TaskCore& task, FutureBase& fut, const std::exception_ptr& error);
+
+template <class T>
+void TaskState<T>::finish_with_error(const std::exception_ptr& error) {
+  finish_task_with_error(*this, *this, error);
+}
+
+}  // namespace detail
+
+// A typed handle to a task: a Future<T> plus the task calls.
+template <class T = void>
+class Task : public Future<T> {
+ public:
+  Task() noexcept = default;
+  explicit Task(std::shared_ptr<detail::TaskState<T>> state) noexcept
+      : Future<T>(std::move(state)), core_(static_cast<detail::TaskState<T>*>(this->state_.get())) {}
+
+  const std::string& get_name() const noexcept { return core_->name(); }
+  void set_name(std::string name) const { core_->set_name(std::move(name)); }
+  int cancelling() const noexcept { return core_->cancelling(); }
+  int uncancel() const noexcept { return core_->uncancel(); }
+
+ private:
+  detail::TaskCore* core_ = nullptr;
+};
+
+// An untyped task handle: what current_task(), all_tasks() and task factories see.
+class AnyTask {
+ public:
+  AnyTask() noexcept = default;
+  explicit AnyTask(std::shared_ptr<detail::FutureBase> fut) noexcept
+      : fut_(std::move(fut)), core_(fut_ ? fut_->as_task() : nullptr) {}
+  template <class T>
+  AnyTask(const Task<T>& t) noexcept : AnyTask(std::static_pointer_cast<detail::FutureBase>(t.state())) {}
+
+  const std::string& get_name() const noexcept { return core_->name(); }
+  void set_name(std::string name) const { core_->set_name(std::move(name)); }
+  bool done() const noexcept { return fut_->done(); }
+  bool cancelled() const noexcept { return fut_->cancelled(); }
+  bool cancel() const { return fut_->cancel(std::nullopt); }
+  bool cancel(std::string msg) const { return fut_->cancel(std::move(msg)); }
+  int cancelling() const noexcept { return core_->cancelling(); }
+  int uncancel() const noexcept { return core_->uncancel(); }
+  std::exception_ptr exception() const { return fut_->exception(); }
+  EventLoop& get_loop() const noexcept { return fut_->loop(); }
+  std::string repr() const { return fut_->repr(); }
+
+  // Waits for the task without taking its value (throws its exception / CancelledError).
+  struct Awaiter {
+    std::shared_ptr<detail::FutureBase> fut;
+    bool await_ready() const noexcept { return fut->done(); }
+    void await_suspend(std::coroutine_handle<> h) const { detail::suspend_current_task_on(*fut, h); }
+    void await_resume() const {
+      detail::throw_if_injected();
+      fut->check_result();
+    }
+  };
+  Awaiter operator co_await() const noexcept { return {fut_}; }
+
+  const std::shared_ptr<detail::FutureBase>& future() const noexcept { return fut_; }
+  explicit operator bool() const noexcept { return fut_ != nullptr; }
+  friend bool operator==(const AnyTask& a, const AnyTask& b) noexcept { return a.fut_ == b.fut_; }
+
+ private:
+  std::shared_ptr<detail::FutureBase> fut_;
+  detail::TaskCore* core_ = nullptr;
+};
+
+}  // namespace qaio

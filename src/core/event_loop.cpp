@@ -1,0 +1,564 @@
+// event_loop.cpp: the core shared by both drivers: scheduling, the iteration (run_once), the fd
+// table, the exception handler and closing. See docs/design.md for the stages of an iteration.
+#include "qaio/event_loop.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <unordered_set>
+
+#include "ready_queue.h"
+#include "selector.h"
+#include "threadsafe_queue.h"
+
+namespace qaio {
+
+namespace detail {
+
+namespace {
+thread_local EventLoop* tls_running_loop = nullptr;
+
+// Loops that exist, so destructors running late (an unretrieved exception reported after the loop
+// died) do not touch freed memory.
+std::mutex live_loops_mutex;
+std::unordered_set<const EventLoop*>& live_loops() {
+  static auto* set = new std::unordered_set<const EventLoop*>();  // never destroyed: used at exit
+  return *set;
+}
+
+// Heap order: earliest deadline first, then scheduling order.
+struct TimerLater {
+  bool operator()(const HandleState* a, const HandleState* b) const noexcept {
+    return a->when > b->when || (a->when == b->when && a->seq > b->seq);
+  }
+};
+
+// Stops the loop once the future run_until_complete waits for is done, unless it failed with
+// KeyboardInterrupt/SystemExit: those already left run_forever() (asyncio's _run_until_complete_cb).
+struct StopWhenDone {
+  void operator()(FutureBase& fut) {
+    if (!fut.cancelled() && fut.state() == FutureBase::State::finished) {
+      try {
+        if (auto e = fut.exception()) std::rethrow_exception(e);
+      } catch (const BaseException&) {
+        return;
+      } catch (...) {
+      }
+    }
+    fut.loop().stop();
+  }
+};
+
+bool env_debug() {
+  const char* v = std::getenv("QAIO_DEBUG");
+  return v && *v && std::string(v) != "0";
+}
+}  // namespace
+
+EventLoop* running_loop() noexcept { return tls_running_loop; }
+void set_running_loop(EventLoop* loop) noexcept { tls_running_loop = loop; }
+
+bool post_threadsafe(const std::shared_ptr<ThreadsafeQueue>& queue, Callback cb) {
+  auto* h = new HandleState();
+  h->callback = std::move(cb);
+  return queue->push(h);
+}
+
+void report_to_live_loop(EventLoop* loop, const ErrorContext& ctx) noexcept {
+  {
+    std::lock_guard lock(live_loops_mutex);
+    if (!live_loops().count(loop)) loop = nullptr;
+  }
+  if (loop) {
+    loop->call_exception_handler(ctx);
+  } else {
+    std::fprintf(stderr, "qaio: %s\nexception: %s\n", ctx.message.c_str(),
+                 describe_exception(ctx.exception).c_str());
+  }
+}
+
+}  // namespace detail
+
+using detail::HandleState;
+
+// ---- construction and closing -----------------------------------------------------------------
+
+EventLoop::EventLoop()
+    : ready_(std::make_unique<detail::ReadyQueue>()),
+      selector_(std::make_unique<detail::Selector>()),
+      threadsafe_(std::make_shared<detail::ThreadsafeQueue>()),
+      thread_id_(std::this_thread::get_id()),
+      debug_(detail::env_debug()) {
+  selector_->set(threadsafe_->event_fd(), 0, EPOLLIN);
+  {
+    std::lock_guard lock(detail::live_loops_mutex);
+    detail::live_loops().insert(this);
+  }
+}
+
+EventLoop::~EventLoop() {
+  if (!closed_ && !running_) close();
+  std::lock_guard lock(detail::live_loops_mutex);
+  detail::live_loops().erase(this);
+}
+
+void EventLoop::close() {
+  if (running_) throw RuntimeError("Cannot close a running event loop");
+  if (closed_) return;
+  on_close();
+  closed_ = true;
+  closing_ = true;  // destructors run below may still try to schedule: drop those calls quietly
+  // Tasks that never finished: report them as asyncio's Task.__del__ does, then drop their frames.
+  std::vector<std::shared_ptr<detail::FutureBase>> pending;
+  pending.swap(tasks_);
+  for (auto& t : pending) {
+    if (!t->done()) {
+      ErrorContext ctx;
+      ctx.message = "Task was destroyed but it is pending!";
+      ctx.task = AnyTask(t);
+      ctx.future = t;
+      call_exception_handler(ctx);
+    }
+  }
+  for (auto& t : pending) t->as_task()->abandon();
+  pending.clear();
+  while (!ready_->empty()) ready_->pop_front()->release();
+  batch_remaining_ = 0;
+  for (HandleState* h : timers_) {
+    h->in_heap = false;
+    h->release();
+  }
+  timers_.clear();
+  timer_cancelled_count_ = 0;
+  threadsafe_->close();
+  for (auto& e : fds_) {
+    if (e.reader) e.reader->release();
+    if (e.writer) e.writer->release();
+    e = {};
+  }
+  fds_.clear();
+  if (default_executor_) default_executor_->shutdown(false);
+  selector_->close();
+}
+
+void EventLoop::check_closed() const {
+  if (closed_) throw RuntimeError("Event loop is closed");
+}
+
+void EventLoop::check_thread(const char* what) const {
+  if (debug_ && running_ && thread_id_ != std::this_thread::get_id())
+    throw RuntimeError(std::string("Non-thread-safe operation invoked on an event loop other than the "
+                                   "current one (") + what + ")");
+}
+
+EventLoop::RunningScope::RunningScope(EventLoop& loop) : loop_(loop), previous_(detail::running_loop()) {
+  loop.check_closed();
+  if (loop.running_) throw RuntimeError("This event loop is already running");
+  if (previous_ != nullptr) throw RuntimeError("Cannot run the event loop while another loop is running");
+  loop.running_ = true;
+  loop.thread_id_ = std::this_thread::get_id();
+  detail::set_running_loop(&loop);
+}
+
+EventLoop::RunningScope::~RunningScope() {
+  loop_.running_ = false;
+  loop_.stopping_ = false;
+  detail::set_running_loop(previous_);
+}
+
+void EventLoop::stop() {
+  stopping_ = true;
+  on_stop();
+}
+
+// ---- scheduling -------------------------------------------------------------------------------
+
+std::size_t EventLoop::ready_count() const noexcept { return ready_->size(); }
+
+void EventLoop::push_ready(HandleState* h) noexcept {
+  const bool was_empty = ready_->empty();
+  ready_->push_back(h);
+  if (was_empty && wants_ready_notifications) on_ready_added();
+}
+
+Handle EventLoop::schedule_soon(detail::Callback cb) {
+  if (closing_) return Handle();
+  check_closed();
+  check_thread("call_soon");
+  auto* h = new HandleState();
+  h->loop = this;
+  h->callback = std::move(cb);
+  h->refs.store(2, std::memory_order_relaxed);  // one for the ready deque, one for the caller
+  push_ready(h);
+  return Handle(h, false);
+}
+
+TimerHandle EventLoop::schedule_at(double when, detail::Callback cb) {
+  if (closing_) return TimerHandle();
+  check_closed();
+  check_thread("call_at");
+  auto* h = new HandleState();
+  h->loop = this;
+  h->is_timer = true;
+  h->in_heap = true;
+  h->when = when;
+  h->seq = timer_seq_++;
+  h->callback = std::move(cb);
+  h->refs.store(2, std::memory_order_relaxed);
+  timers_.push_back(h);
+  std::push_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
+  if (timers_.front() == h) on_timer_scheduled(when);
+  return TimerHandle(h, false);
+}
+
+Handle EventLoop::schedule_threadsafe(detail::Callback cb) {
+  if (closing_) return Handle();
+  check_closed();
+  if (std::this_thread::get_id() == thread_id_) {
+    // In the loop's own thread: the same FIFO as call_soon (spec item 19).
+    auto* h = new HandleState();
+    h->loop = this;
+    h->callback = std::move(cb);
+    h->refs.store(2, std::memory_order_relaxed);
+    push_ready(h);
+    return Handle(h, false);
+  }
+  auto* h = new HandleState();
+  h->loop = this;
+  h->callback = std::move(cb);
+  h->refs.store(2, std::memory_order_relaxed);
+  Handle result(h, false);
+  if (!threadsafe_->push(h)) throw RuntimeError("Event loop is closed");
+  return result;
+}
+
+void EventLoop::timer_handle_cancelled(HandleState& h) noexcept {
+  if (h.in_heap) ++timer_cancelled_count_;
+}
+
+std::optional<double> EventLoop::next_timer_deadline() {
+  drop_cancelled_timers();
+  if (timers_.empty()) return std::nullopt;
+  return timers_.front()->when;
+}
+
+void EventLoop::drop_cancelled_timers() {
+  constexpr std::size_t kMinScheduled = 100;  // asyncio's _MIN_SCHEDULED_TIMER_HANDLES
+  if (timers_.size() > kMinScheduled && timer_cancelled_count_ * 2 > timers_.size()) {
+    // Mostly cancelled: rebuild the heap with the live timers only (spec item 38).
+    std::vector<HandleState*> live;
+    live.reserve(timers_.size() - timer_cancelled_count_);
+    for (HandleState* h : timers_) {
+      if (h->cancelled) {
+        h->in_heap = false;
+        h->release();
+      } else {
+        live.push_back(h);
+      }
+    }
+    timers_.swap(live);
+    std::make_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
+    timer_cancelled_count_ = 0;
+    return;
+  }
+  while (!timers_.empty() && timers_.front()->cancelled) {
+    std::pop_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
+    HandleState* h = timers_.back();
+    timers_.pop_back();
+    h->in_heap = false;
+    --timer_cancelled_count_;
+    h->release();
+  }
+}
+
+// ---- tasks ------------------------------------------------------------------------------------
+
+void EventLoop::start_task(std::shared_ptr<detail::FutureBase> task) {
+  detail::TaskCore* core = task->as_task();
+  core->registry_index = tasks_.size();
+  core->resume_point_ = core->root();
+  tasks_.push_back(task);
+  if (task_factory_) {
+    AnyTask view(task);
+    task_factory_(*this, view);
+  }
+  schedule_soon([task = std::move(task)] { task->as_task()->step(); });
+}
+
+void EventLoop::unregister_task(detail::TaskCore& task) noexcept {
+  std::size_t i = task.registry_index;
+  if (i >= tasks_.size() || tasks_[i]->as_task() != &task) return;
+  if (i + 1 != tasks_.size()) {
+    tasks_[i] = std::move(tasks_.back());
+    tasks_[i]->as_task()->registry_index = i;
+  }
+  tasks_.pop_back();
+}
+
+std::vector<AnyTask> EventLoop::tasks() const {
+  std::vector<AnyTask> out;
+  out.reserve(tasks_.size());
+  for (const auto& t : tasks_)
+    if (!t->done()) out.emplace_back(t);
+  return out;
+}
+
+AnyTask EventLoop::current_task() const {
+  if (!current_task_) return AnyTask();
+  return AnyTask(current_task_->future().shared_from_this());
+}
+
+CallbackId EventLoop::add_stop_callback(detail::FutureBase& fut) {
+  return fut.add_done_callback(detail::StopWhenDone{});
+}
+
+// ---- file descriptors -------------------------------------------------------------------------
+
+Handle EventLoop::set_fd_callback(int fd, bool reader, detail::Callback cb) {
+  check_closed();
+  check_thread(reader ? "add_reader" : "add_writer");
+  if (fd < 0) throw std::invalid_argument("Invalid file descriptor: " + std::to_string(fd));
+  if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
+  auto* h = new HandleState();
+  h->loop = this;
+  h->callback = std::move(cb);
+  h->refs.store(2, std::memory_order_relaxed);
+  detail::FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+  HandleState*& slot = reader ? e.reader : e.writer;
+  HandleState* old = slot;
+  slot = h;
+  try {
+    update_fd(fd);
+  } catch (...) {
+    slot = old;
+    h->release();
+    h->release();
+    throw;
+  }
+  if (old) {
+    Handle(old, false).cancel();  // replaced: the old callback never runs again (spec item 54)
+  }
+  return Handle(h, false);
+}
+
+bool EventLoop::remove_fd_callback(int fd, bool reader) {
+  if (closed_ || fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return false;
+  check_thread(reader ? "remove_reader" : "remove_writer");
+  detail::FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+  HandleState*& slot = reader ? e.reader : e.writer;
+  if (!slot) return false;
+  HandleState* old = slot;
+  slot = nullptr;
+  try {
+    update_fd(fd);
+  } catch (...) {
+    // The fd was closed behind our back; the kernel already dropped it from the set.
+    e.registered = (e.reader ? EPOLLIN : 0u) | (e.writer ? EPOLLOUT : 0u);
+  }
+  Handle(old, false).cancel();
+  return true;
+}
+
+void EventLoop::update_fd(int fd) {
+  detail::FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+  std::uint32_t want = (e.reader ? EPOLLIN : 0u) | (e.writer ? EPOLLOUT : 0u);
+  if (want == e.registered) return;
+  selector_->set(fd, e.registered, want);
+  e.registered = want;
+}
+
+int EventLoop::selector_fd() const noexcept { return selector_->epoll_fd(); }
+
+// ---- the iteration ----------------------------------------------------------------------------
+
+void EventLoop::process_io(double timeout) {
+  const auto& events = selector_->poll(timeout);
+  for (const epoll_event& ev : events) {
+    int fd = ev.data.fd;
+    if (fd == threadsafe_->event_fd()) {
+      std::vector<HandleState*> posted;
+      threadsafe_->drain(posted);
+      for (HandleState* h : posted) push_ready(h);
+      continue;
+    }
+    if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
+    detail::FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    // Like Python's selectors: HUP/ERR wake both sides so each sees the condition itself.
+    const bool readable = ev.events & ~static_cast<std::uint32_t>(EPOLLOUT);
+    const bool writable = ev.events & ~static_cast<std::uint32_t>(EPOLLIN);
+    if (readable && e.reader) {
+      if (e.reader->cancelled) {
+        remove_reader(fd);
+      } else {
+        e.reader->add_ref();
+        push_ready(e.reader);
+      }
+    }
+    if (writable && e.writer) {
+      if (e.writer->cancelled) {
+        remove_writer(fd);
+      } else {
+        e.writer->add_ref();
+        push_ready(e.writer);
+      }
+    }
+  }
+}
+
+void EventLoop::run_once(double max_block, double slice_end) {
+  if (batch_remaining_ == 0) {
+    drop_cancelled_timers();
+    double timeout = -1;
+    if (!ready_->empty() || stopping_) {
+      timeout = 0;
+    } else if (!timers_.empty()) {
+      timeout = std::max(0.0, timers_.front()->when - time());
+    }
+    if (max_block >= 0 && (timeout < 0 || timeout > max_block)) timeout = max_block;
+    process_io(timeout);
+    // Timers due within the clock resolution are expired (spec item 34).
+    const double end_time = time() + clock_resolution_;
+    while (!timers_.empty() && timers_.front()->when < end_time) {
+      std::pop_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
+      HandleState* h = timers_.back();
+      timers_.pop_back();
+      h->in_heap = false;
+      if (h->cancelled) {
+        --timer_cancelled_count_;
+        h->release();
+      } else {
+        push_ready(h);
+      }
+    }
+    batch_remaining_ = ready_->size();
+  }
+  // Run exactly this iteration's batch; what it schedules waits for the next one (DESIGN rule 2).
+  std::uint32_t count = 0;
+  while (batch_remaining_ > 0) {
+    --batch_remaining_;
+    HandleState* h = ready_->pop_front();
+    struct Release {
+      HandleState* h;
+      ~Release() { h->release(); }
+    } release{h};
+    if (!h->cancelled) run_handle(h);
+    if (slice_end != INFINITY && (++count & 15u) == 0 && time() >= slice_end) break;
+  }
+}
+
+void EventLoop::run_handle(HandleState* h) {
+  const double start = debug_ ? time() : 0.0;
+  h->running = true;
+  try {
+    h->callback();
+  } catch (const BaseException&) {
+    h->running = false;
+    throw;  // KeyboardInterrupt / SystemExit leave the loop
+  } catch (...) {
+    h->running = false;
+    ErrorContext ctx;
+    ctx.message = "Exception in callback " + h->callback.describe() + "()";
+    ctx.exception = std::current_exception();
+    ctx.handle = Handle(h, true);
+    call_exception_handler(ctx);
+  }
+  h->running = false;
+  if (h->cancelled) h->callback.reset();  // cancelled while running: drop it now
+  if (debug_) {
+    double took = time() - start;
+    if (took >= slow_callback_duration_) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3f", took);
+      log_warning("Executing " + Handle(h, true).repr() + " took " + buf + " seconds");
+    }
+  }
+}
+
+// ---- errors and debug -------------------------------------------------------------------------
+
+void EventLoop::set_slow_callback_duration(double seconds) {
+  if (std::isnan(seconds) || seconds < 0) throw std::invalid_argument("slow_callback_duration must be >= 0");
+  slow_callback_duration_ = seconds;
+}
+
+void EventLoop::log_error(const std::string& text) { std::fprintf(stderr, "qaio: %s\n", text.c_str()); }
+void EventLoop::log_warning(const std::string& text) { std::fprintf(stderr, "qaio: warning: %s\n", text.c_str()); }
+
+void EventLoop::default_exception_handler(const ErrorContext& ctx) {
+  std::string text = ctx.message.empty() ? "Unhandled exception in event loop" : ctx.message;
+  if (ctx.handle) text += "\nhandle: " + ctx.handle.repr();
+  if (ctx.task) {
+    text += "\ntask: " + ctx.task.repr();
+  } else if (ctx.future) {
+    text += "\nfuture: " + ctx.future->repr();
+  }
+  if (ctx.socket >= 0) text += "\nsocket: fd=" + std::to_string(ctx.socket);
+  if (ctx.exception) text += "\nexception: " + describe_exception(ctx.exception);
+  log_error(text);
+}
+
+void EventLoop::call_exception_handler(const ErrorContext& ctx) noexcept {
+  if (!exception_handler_) {
+    try {
+      default_exception_handler(ctx);
+    } catch (...) {
+      std::fputs("qaio: Exception in default exception handler\n", stderr);
+    }
+    return;
+  }
+  try {
+    exception_handler_(*this, ctx);
+  } catch (...) {
+    // A broken handler must not take the loop down (spec item 46).
+    try {
+      ErrorContext broken;
+      broken.message = "Unhandled error in exception handler";
+      broken.exception = std::current_exception();
+      default_exception_handler(broken);
+      default_exception_handler(ctx);
+    } catch (...) {
+      std::fputs("qaio: Exception in default exception handler\n", stderr);
+    }
+  }
+}
+
+// ---- executor ---------------------------------------------------------------------------------
+
+Executor& EventLoop::default_executor() {
+  if (executor_shutdown_called_) throw RuntimeError("Executor shutdown has been called");
+  if (!default_executor_) default_executor_ = std::make_unique<ThreadPoolExecutor>();
+  return *default_executor_;
+}
+
+void EventLoop::set_default_executor(std::unique_ptr<Executor> executor) {
+  if (default_executor_) default_executor_->shutdown(false);
+  default_executor_ = std::move(executor);
+}
+
+Coro<void> EventLoop::shutdown_default_executor() {
+  executor_shutdown_called_ = true;
+  if (!default_executor_) co_return;
+  Future<> done = create_future();
+  std::weak_ptr<detail::FutureState<void>> weak = done.state();
+  Executor* executor = default_executor_.get();
+  // Joining the pool blocks, so it happens on a helper thread while this task waits.
+  std::thread joiner([executor, weak, queue = threadsafe_] {
+    executor->shutdown(true);
+    detail::post_threadsafe(queue, [weak] {
+      if (auto s = weak.lock(); s && !s->done()) s->set_result();
+    });
+  });
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{joiner};
+  co_await done;
+}
+
+}  // namespace qaio

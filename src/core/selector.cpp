@@ -1,0 +1,73 @@
+// selector.cpp: the epoll wrapper. Registration changes fall back between ADD and MOD so that an fd
+// closed and reopened behind the loop's back (the kernel dropped it from the set) still works.
+#include "selector.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <string>
+
+#include "qaio/errors.h"
+
+namespace qaio::detail {
+
+Selector::Selector() : events_(256) {
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw_os_error(errno, "epoll_create1");
+}
+
+Selector::~Selector() { close(); }
+
+void Selector::close() noexcept {
+  if (epfd_ >= 0) {
+    ::close(epfd_);
+    epfd_ = -1;
+  }
+}
+
+void Selector::set(int fd, std::uint32_t current, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (events == 0) {
+    if (current != 0 && ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != ENOENT && errno != EBADF)
+      throw_os_error(errno, "epoll_ctl(DEL, fd " + std::to_string(fd) + ")");
+    return;
+  }
+  int op = current ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (::epoll_ctl(epfd_, op, fd, &ev) == 0) return;
+  int err = errno;
+  if (op == EPOLL_CTL_MOD && err == ENOENT) {
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return;
+    err = errno;
+  } else if (op == EPOLL_CTL_ADD && err == EEXIST) {
+    if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0) return;
+    err = errno;
+  }
+  throw_os_error(err, "cannot watch fd " + std::to_string(fd));
+}
+
+const std::vector<epoll_event>& Selector::poll(double timeout) {
+  int ms = -1;
+  if (timeout >= 0) {
+    // Round up like asyncio's selectors, so a timer is never polled for 0 ms and then found
+    // not yet expired (that would spin, spec item 34).
+    double m = std::ceil(timeout * 1e3);
+    ms = m > 86400000.0 ? 86400000 : static_cast<int>(m);
+  }
+  int n;
+  do {
+    n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), ms);
+  } while (n < 0 && errno == EINTR && ms == 0);
+  ready_.clear();
+  if (n < 0) {
+    if (errno == EINTR) return ready_;  // a signal: report nothing, the loop iterates again
+    throw_os_error(errno, "epoll_wait");
+  }
+  ready_.assign(events_.begin(), events_.begin() + n);
+  if (static_cast<std::size_t>(n) == events_.size()) events_.resize(events_.size() * 2);
+  return ready_;
+}
+
+}  // namespace qaio::detail

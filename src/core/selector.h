@@ -1,0 +1,42 @@
+// selector.h (private): the epoll set shared by both drivers, and the loop's fd table entry.
+//
+// Level-triggered like asyncio's selectors. The Qt driver watches epoll_fd() with one
+// QSocketNotifier, so every fd the loop watches costs Qt a single notifier (DESIGN.md).
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "qaio/handle.h"
+
+namespace qaio::detail {
+
+struct FdEntry {
+  HandleState* reader = nullptr;  // one reference held by the table
+  HandleState* writer = nullptr;
+  std::uint32_t registered = 0;   // epoll events currently registered (0: not in the set)
+};
+
+class Selector {
+ public:
+  Selector();
+  ~Selector();
+  Selector(const Selector&) = delete;
+  Selector& operator=(const Selector&) = delete;
+
+  int epoll_fd() const noexcept { return epfd_; }
+  // Makes fd's registration `events` (0 removes it). Throws OSError on failure.
+  void set(int fd, std::uint32_t current, std::uint32_t events);
+  // Waits up to timeout seconds (negative: forever); returns the events gathered.
+  const std::vector<epoll_event>& poll(double timeout);
+  void close() noexcept;
+
+ private:
+  int epfd_ = -1;
+  std::vector<epoll_event> events_;
+  std::vector<epoll_event> ready_;
+};
+
+}  // namespace qaio::detail

@@ -1,0 +1,168 @@
+// task.cpp: stepping a task, parking it on futures, and asyncio's cancellation protocol.
+//
+// The model is asyncio's Task.__step/__wakeup: a step resumes the frame where it last suspended;
+// a suspension parks the task on one future (fut_waiter_) whose done-callback queues the next step.
+// cancel() cancels fut_waiter_ if there is one, otherwise marks must_cancel_ so that the next step
+// throws CancelledError at the resume point (or cancels the next future awaited).
+#include <atomic>
+#include <string>
+
+#include "qaio/event_loop.h"
+#include "qaio/task.h"
+
+namespace qaio::detail {
+
+namespace {
+std::atomic<std::uint64_t> task_counter{0};
+
+// The step handle of a task (its name shows in slow-callback warnings and errors).
+struct TaskStep {
+  std::shared_ptr<FutureBase> task;
+  void operator()() { task->as_task()->step(); }
+  std::string describe() const { return task->repr(); }
+};
+
+// The done-callback that wakes a parked task (asyncio's Task.__wakeup).
+struct TaskWakeup {
+  std::shared_ptr<FutureBase> task;
+  void operator()(FutureBase&) { task->as_task()->step(); }
+  std::string describe() const { return task->repr(); }
+};
+}  // namespace
+
+TaskCore::TaskCore(FutureBase& self, std::string name) : self_(self), name_(std::move(name)) {
+  std::uint64_t n = task_counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (name_.empty()) name_ = "Task-" + std::to_string(n);
+}
+
+TaskCore* TaskCore::current() noexcept {
+  EventLoop* loop = running_loop();
+  return loop ? loop->current_task_core() : nullptr;
+}
+
+int TaskCore::uncancel() noexcept {
+  if (num_cancels_requested_ > 0) {
+    --num_cancels_requested_;
+    if (num_cancels_requested_ == 0) must_cancel_ = false;
+  }
+  return num_cancels_requested_;
+}
+
+bool TaskCore::cancel_task(std::optional<std::string> msg) {
+  if (self_.done()) return false;
+  ++num_cancels_requested_;
+  if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;  // the wakeup throws CancelledError
+  must_cancel_ = true;
+  cancel_message_ = std::move(msg);
+  return true;
+}
+
+void TaskCore::suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at) {
+  if (&fut.loop() != &self_.loop())
+    throw RuntimeError("Task " + self_.repr() + " got Future " + fut.repr() + " attached to a different loop");
+  if (&fut == &self_) throw RuntimeError("Task cannot await on itself: " + self_.repr());
+  fut_waiter_ = fut.shared_from_this();
+  resume_point_ = resume_at;
+  fut.add_done_callback(TaskWakeup{self_.shared_from_this()});
+  if (must_cancel_ && fut.cancel(cancel_message_)) must_cancel_ = false;
+}
+
+void TaskCore::yield_once(std::coroutine_handle<> resume_at) {
+  resume_point_ = resume_at;
+  self_.loop().schedule_soon(TaskStep{self_.shared_from_this()});
+}
+
+void TaskCore::throw_if_injected() {
+  if (inject_) std::rethrow_exception(std::exchange(inject_, nullptr));
+}
+
+void TaskCore::step() {
+  if (self_.done() || !resume_point_) return;  // abandoned by close(), or a stale wakeup
+  EventLoop& loop = self_.loop();
+  if (running_) {
+    // Only reachable through a nested event loop (a modal dialog inside this very step): a task
+    // is never entered twice; its wakeup waits until the outer step returns (DESIGN rule 3).
+    loop.schedule_soon(TaskStep{self_.shared_from_this()});
+    return;
+  }
+  if (must_cancel_) {
+    inject_ = make_cancelled_error_for_step();
+    must_cancel_ = false;
+  }
+  fut_waiter_.reset();
+  std::coroutine_handle<> h = std::exchange(resume_point_, {});
+  auto keep_alive = self_.shared_from_this();
+  TaskCore* previous = loop.current_task_core();
+  loop.set_current_task_core(this);
+  running_ = true;
+  started_ = true;
+  struct Leave {
+    TaskCore& t;
+    EventLoop& loop;
+    TaskCore* previous;
+    ~Leave() {
+      t.running_ = false;
+      t.inject_ = nullptr;
+      loop.set_current_task_core(previous);
+    }
+  };
+  {
+    Leave leave{*this, loop, previous};
+    h.resume();
+  }
+  if (root_done()) {
+    loop.unregister_task(*this);
+    finish_from_root();  // may rethrow KeyboardInterrupt/SystemExit after storing it
+  }
+}
+
+std::exception_ptr TaskCore::make_cancelled_error_for_step() const {
+  return std::make_exception_ptr(CancelledError(cancel_message_));
+}
+
+void TaskCore::finish_cancelled(std::exception_ptr cancelled_error) {
+  must_cancel_ = false;
+  if (cancelled_error) {
+    try {
+      std::rethrow_exception(cancelled_error);
+    } catch (const CancelledError& e) {
+      cancel_message_ = e.optional_message();
+    } catch (...) {
+    }
+    self_.cancelled_exc_ = cancelled_error;
+  }
+  self_.cancel_future(cancel_message_);
+}
+
+void TaskCore::abandon() noexcept {
+  fut_waiter_.reset();
+  resume_point_ = {};
+  destroy_frame();
+}
+
+void finish_task_with_error(TaskCore& task, FutureBase& fut, const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const CancelledError&) {
+    task.finish_cancelled(error);
+  } catch (const BaseException&) {
+    fut.set_exception(error);
+    throw;  // KeyboardInterrupt / SystemExit leave the loop, as in asyncio
+  } catch (...) {
+    fut.set_exception(error);
+  }
+}
+
+void suspend_current_task_on(FutureBase& fut, std::coroutine_handle<> resume_at) {
+  TaskCore* task = TaskCore::current();
+  if (!task)
+    throw RuntimeError("co_await on a qaio future outside of a task: run the coroutine with "
+                       "loop.create_task() or loop.run_until_complete()");
+  task->suspend_on(fut, resume_at);
+}
+
+void throw_if_injected() {
+  if (TaskCore* task = TaskCore::current()) task->throw_if_injected();
+}
+
+}  // namespace qaio::detail

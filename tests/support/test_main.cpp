@@ -1,0 +1,25 @@
+// test_main.cpp: main() for every qaio test executable. With the Qt driver built, a QCoreApplication
+// (or QApplication when QAIO_TEST_GUI is defined) exists for the whole run, because QtEventLoop
+// needs one; QT_QPA_PLATFORM=offscreen keeps GUI tests headless.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#ifdef QAIO_TEST_WITH_QT
+#ifdef QAIO_TEST_GUI
+#include <QApplication>
+using TestApp = QApplication;
+#else
+#include <QCoreApplication>
+using TestApp = QCoreApplication;
+#endif
+#endif
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+#ifdef QAIO_TEST_WITH_QT
+  qputenv("QT_QPA_PLATFORM", qgetenv("QT_QPA_PLATFORM").isEmpty() ? "offscreen" : qgetenv("QT_QPA_PLATFORM"));
+  TestApp app(argc, argv);
+#endif
+  return RUN_ALL_TESTS();
+}
