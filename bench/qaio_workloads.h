@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "qaio/qaio.h"
 
 namespace qaio_bench {
@@ -59,9 +60,8 @@ inline void timers_half_cancelled(qaio::EventLoop& loop, std::uint64_t n, double
   std::uint64_t fired = 0;
   const std::uint64_t expected = n - n / 2;
   for (std::uint64_t i = 0; i < n; ++i) {
-    // A multiplicative spread (not i/n) interleaves deadlines, so the heap sees unordered inserts.
-    const double delay = spread * static_cast<double>((i * 7919u) % n) / static_cast<double>(n);
-    qaio::TimerHandle t = loop.call_later(delay, [&fired, &loop, expected] {
+    // An interleaved spread (not i/n), so the heap sees unordered inserts.
+    qaio::TimerHandle t = loop.call_later(bench::w2_delay(i, n, spread), [&fired, &loop, expected] {
       if (++fired == expected) loop.stop();
     });
     if (i % 2 == 1) t.cancel();

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# THE benchmark command: installs the peers (scripts/install-deps.sh bench), builds Release into
+# build/release, runs qaio and every peer on the same workloads pinned to the same CPU, and writes
+# bench/results.md (docs/benchmarks.md explains the workloads and how to read the tables).
+#
+# Environment:
+#   QAIO_BENCH_CPU=1      the CPU every program is pinned to (taskset -c); one core for everyone, so
+#                         nobody pays the ~300 us cross-core wakeups of this machine
+#   QAIO_BENCH_REPEAT=3   runs per cell; the table keeps the best (least disturbed) run
+#   QAIO_BENCH_QUICK=1    smaller counts everywhere (a smoke run of the whole matrix in ~1 minute)
+#   QAIO_SKIP_DEPS=1      do not run scripts/install-deps.sh
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
+cd "$ROOT"
+
+CPU=${QAIO_BENCH_CPU:-1}
+REPEAT=${QAIO_BENCH_REPEAT:-3}
+QUICK=${QAIO_BENCH_QUICK:-0}
+BUILD="$ROOT/build/release"
+BIN="$BUILD/bench"
+RAW="$BUILD/bench-raw.txt"
+META="$BUILD/bench-meta.txt"
+PYTHON=/usr/bin/python3  # Debian's interpreter: the one python3-uvloop is installed for
+export QT_QPA_PLATFORM=offscreen
+
+if [[ "$QUICK" == 1 ]]; then
+  # Divisors applied to every count below (the figures are per operation, so still comparable).
+  SCALE=10
+else
+  SCALE=1
+fi
+n() { echo $(($1 / SCALE)); }
+
+if [[ "${QAIO_SKIP_DEPS:-0}" != 1 ]]; then
+  "$SCRIPT_DIR/install-deps.sh" bench
+fi
+
+echo "==== bench.sh: configure + build Release in $BUILD ===="
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DQAIO_BUILD_BENCH=ON -DQAIO_BUILD_TESTS=OFF -DQAIO_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$BUILD" -j2
+
+: >"$RAW"
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "cpu: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) online CPUs, pinned to CPU $CPU"
+  echo "kernel: $(uname -sr)"
+  echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+  echo "compiler: $(c++ --version | head -1)"
+  echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "repeat: best of $REPEAT runs per cell; quick=$QUICK"
+  echo "peers: asio $(dpkg-query -W -f='${Version}' libasio-dev 2>/dev/null || echo '?'),"\
+       "libuv $(dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null || echo '?'),"\
+       "uvloop $(dpkg-query -W -f='${Version}' python3-uvloop 2>/dev/null || echo '?'),"\
+       "Python $($PYTHON -c 'import platform; print(platform.python_version())'),"\
+       "Qt $(dpkg-query -W -f='${Version}' qt6-base-dev 2>/dev/null || echo '?')"
+} >"$META"
+
+# run <cell label> <command...>: REPEAT runs pinned to $CPU, RESULT lines appended to $RAW. A failing
+# or missing program becomes a SKIP line so the table says why the cell is empty.
+run() {
+  local label=$1
+  shift
+  if [[ ! -x "$1" && "$1" != "$PYTHON" ]]; then
+    echo "SKIP $label not-built" >>"$RAW"
+    echo "  $label: not built"
+    return
+  fi
+  local i out rc
+  for ((i = 1; i <= REPEAT; i++)); do
+    rc=0
+    out=$(taskset -c "$CPU" "$@" 2>&1) || rc=$?
+    if ((rc != 0)); then
+      echo "SKIP $label exit-$rc" >>"$RAW"
+      echo "  $label: exit $rc: $(echo "$out" | tail -1)"
+      return
+    fi
+    echo "$out" | grep '^RESULT ' >>"$RAW"
+    echo "  $(echo "$out" | grep '^RESULT ' | tail -1)"
+  done
+}
+
+echo "==== bench.sh: micro-benchmarks (Google Benchmark) ===="
+if [[ -x "$BIN/qaio_micro" ]]; then
+  taskset -c "$CPU" "$BIN/qaio_micro" --benchmark_out="$BUILD/bench-micro.json" --benchmark_out_format=json \
+    --benchmark_repetitions="$REPEAT" --benchmark_report_aggregates_only=true
+fi
+
+echo "==== bench.sh: W1 dispatch ===="
+for w in w1_chain w1_batch; do
+  run "$w/qaio" "$BIN/bench_w123_qaio" standalone $w "$(n 10000000)"
+  run "$w/qaio-qt" "$BIN/bench_w123_qaio" qt $w "$(n 10000000)"
+  run "$w/asio" "$BIN/bench_w123_asio" $w "$(n 10000000)"
+  [[ $w == w1_chain ]] && run "$w/libuv" "$BIN/bench_w12_libuv" $w "$(n 10000000)"
+  run "$w/qt" "$BIN/bench_w12_qt" $w "$(n 1000000)"
+  run "$w/uvloop" "$PYTHON" bench/w123_asyncio.py uvloop $w "$(n 1000000)"
+  run "$w/asyncio" "$PYTHON" bench/w123_asyncio.py asyncio $w "$(n 1000000)"
+done
+
+echo "==== bench.sh: W2 timers ===="
+run "w2_timers/qaio" "$BIN/bench_w123_qaio" standalone w2_timers "$(n 1000000)"
+run "w2_timers/qaio-qt" "$BIN/bench_w123_qaio" qt w2_timers "$(n 1000000)"
+run "w2_timers/asio" "$BIN/bench_w123_asio" w2_timers "$(n 1000000)"
+run "w2_timers/libuv" "$BIN/bench_w12_libuv" w2_timers "$(n 1000000)"
+run "w2_timers/qt" "$BIN/bench_w12_qt" w2_timers "$(n 100000)"
+run "w2_timers/uvloop" "$PYTHON" bench/w123_asyncio.py uvloop w2_timers "$(n 1000000)"
+run "w2_timers/asyncio" "$PYTHON" bench/w123_asyncio.py asyncio w2_timers "$(n 1000000)"
+
+echo "==== bench.sh: W3 coroutines ===="
+for w in w3_spawn w3_pingpong; do
+  run "$w/qaio" "$BIN/bench_w123_qaio" standalone $w "$(n 1000000)"
+  run "$w/qaio-qt" "$BIN/bench_w123_qaio" qt $w "$(n 1000000)"
+  run "$w/asio" "$BIN/bench_w123_asio" $w "$(n 1000000)"
+  run "$w/uvloop" "$PYTHON" bench/w123_asyncio.py uvloop $w "$(n 100000)"
+  run "$w/asyncio" "$PYTHON" bench/w123_asyncio.py asyncio $w "$(n 100000)"
+done
+
+echo "==== bench.sh: writing bench/results.md ===="
+"$PYTHON" bench/report.py --raw "$RAW" --meta "$META" --micro "$BUILD/bench-micro.json" --out bench/results.md
+echo "bench.sh: wrote $ROOT/bench/results.md"
