@@ -1,0 +1,124 @@
+// qaio/qt/qt_event_loop.h: QtEventLoop, the core's loop driven by whatever Qt event loop spins in its
+// thread, plus QtEventLoopPolicy, qaio::qt::run(app, coro) and qaio::qt::shutdown(loop).
+//
+// The loop keeps the core's ready deque, timer heap and epoll selector and hands Qt exactly three
+// things (DESIGN.md "One core, two drivers"): one QSocketNotifier on the epoll fd, one single-shot
+// Qt::PreciseTimer armed to the earliest deadline, and one coalesced posted event that runs a
+// time-sliced dispatch. Every batch runs from that posted event, never from the timer's or the
+// notifier's slot, because a QTimer does not fire again while its own slot runs (DESIGN rule 3): a
+// modal dialog opened by a task would otherwise freeze every qaio timer.
+//
+// When does it run? Whenever any Qt event loop of its thread spins: app.exec(), QDialog::exec(), a
+// local QEventLoop, and the private QEventLoop of run_forever()/run_until_complete(). is_running()
+// is true inside run_forever(), and, under a foreign Qt loop (app.exec()), only while a dispatch
+// slice runs: callbacks and tasks always see is_running(), get_running_loop() and current_task()
+// as they would in asyncio, and plain Qt slots between slices may still call run_until_complete().
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "qaio/event_loop.h"
+#include "qaio/policy.h"
+
+class QCoreApplication;
+class QEventLoop;
+class QLoggingCategory;
+
+namespace qaio::qt {
+
+namespace detail {
+class Driver;
+}
+
+class QtEventLoop : public EventLoop {
+ public:
+  // Needs a QCoreApplication (or QGuiApplication/QApplication). The loop belongs to the thread that
+  // creates it and dispatches only when a Qt event loop of that thread spins.
+  QtEventLoop();
+  ~QtEventLoop() override;
+
+  // Spins a private QEventLoop until stop(). stop() quits only that QEventLoop, never the
+  // application or a modal dialog; if the application quits meanwhile, run_forever returns too.
+  void run_forever() override;
+
+  // Longest a dispatch runs before it returns to Qt (default 4 ms, DESIGN rule 4).
+  void set_time_slice(double seconds);
+  double time_slice() const noexcept { return slice_; }
+
+  // A KeyboardInterrupt/SystemExit-like error raised while dispatching under a foreign Qt loop
+  // (app.exec()) cannot leave through Qt's frames: the loop keeps it, exits the application and
+  // qaio::qt::run() rethrows it. Returns it once (nullptr if none).
+  std::exception_ptr take_pending_exception() noexcept { return std::exchange(pending_exception_, nullptr); }
+
+  // Errors and debug warnings go to the QLoggingCategory "qaio" (see log_category()).
+  void log_error(const std::string& text) override;
+  void log_warning(const std::string& text) override;
+
+ protected:
+  void on_ready_added() override;
+  void on_timer_scheduled(double when) override;
+  void on_stop() override;
+  void on_close() override;
+
+ private:
+  friend class detail::Driver;
+  void dispatch();        // one posted event: run_once() slices until the slice ends
+  void post_dispatch();   // coalesced: at most one dispatch event is queued
+  void rearm();           // after a dispatch: next wakeup (posted event or the timer)
+  void arm_timer(double when);
+  void defer();           // another loop runs in this thread: wait until it stops
+  void resume_deferred(); // the loop that made others wait has stopped
+  detail::Driver& driver();
+
+  std::unique_ptr<detail::Driver> driver_;
+  QEventLoop* private_loop_ = nullptr;  // run_forever()'s QEventLoop while it spins
+  std::exception_ptr pending_exception_;
+  double slice_ = 0.004;
+  double armed_deadline_ = 0;           // loop.time() the Qt timer fires at, if active
+  bool timer_active_ = false;
+  bool posted_ = false;
+  bool deferred_ = false;
+};
+
+// new_event_loop() makes QtEventLoops (set it with qaio::set_event_loop_policy).
+class QtEventLoopPolicy : public EventLoopPolicy {
+ public:
+  std::unique_ptr<EventLoop> new_event_loop() override;
+};
+
+// The QLoggingCategory "qaio" the Qt loop logs to (filter with QT_LOGGING_RULES="qaio.debug=false" ...).
+const QLoggingCategory& log_category();
+
+// asyncio.run's epilogue for a loop you ran yourself: cancels the pending tasks and waits for them
+// (spinning a private QEventLoop), reports what they raised, shuts the default executor down,
+// clears the thread's current loop and closes the loop.
+void shutdown(EventLoop& loop);
+
+namespace detail {
+// run()'s non-template part: makes `loop` current, quits `app` once `main` is done, runs app.exec(),
+// then shutdown(loop). Returns app.exec()'s code; rethrows a pending KeyboardInterrupt-like error.
+int run_application(QCoreApplication& app, QtEventLoop& loop, const AnyTask& main);
+}  // namespace detail
+
+// The common main(): a QtEventLoop runs `main` as a task inside app.exec(). When `main` finishes
+// the application exits; when the application quits first (last window closed, app.quit()), `main`
+// and every other pending task are cancelled and awaited, and what they raise is reported.
+// Returns main's value if it is an int, else app.exec()'s code. main's exception is rethrown.
+template <class T>
+int run(QCoreApplication& app, Coro<T> main) {
+  QtEventLoop loop;
+  Task<T> task = loop.create_task(std::move(main), "main");
+  const int rc = detail::run_application(app, loop, AnyTask(task));
+  if (!task.done() || task.cancelled()) return rc;
+  if constexpr (std::is_convertible_v<T, int> && !std::is_void_v<T>) {
+    return static_cast<int>(task.result());
+  } else {
+    task.result();  // rethrows main's exception, like asyncio.run
+    return rc;
+  }
+}
+
+}  // namespace qaio::qt

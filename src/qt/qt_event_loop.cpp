@@ -1,0 +1,268 @@
+// qt_event_loop.cpp: QtEventLoop, the Qt driver of the core loop: when to call run_once() and how to
+// get back to Qt. See the header for the model and DESIGN.md rules 3-5 for why it looks like this.
+#include "qaio/qt/qt_event_loop.h"
+
+#include <QAbstractEventDispatcher>
+#include <QCoreApplication>
+#include <QEventLoop>
+#include <QThread>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+#include "driver.h"
+
+namespace qaio::qt {
+
+namespace {
+// Loops of this thread that found another loop running when their dispatch event arrived. They
+// switch their notifier off (an unread epoll fd would keep it firing) and wait to be resumed.
+thread_local std::vector<QtEventLoop*> tls_deferred;
+}  // namespace
+
+// ---- Driver -----------------------------------------------------------------------------------
+
+namespace detail {
+
+Driver::Driver(QtEventLoop& loop, int epoll_fd)
+    : notifier(static_cast<qintptr>(epoll_fd), QSocketNotifier::Read), loop_(loop) {
+  notifier.setParent(this);
+  timer.setParent(this);
+  timer.setSingleShot(true);
+  timer.setTimerType(Qt::PreciseTimer);
+  // Both only ask for a dispatch; the batch itself runs from the posted event (DESIGN rule 3).
+  QObject::connect(&notifier, &QSocketNotifier::activated, this, [this] { loop_.post_dispatch(); });
+  QObject::connect(&timer, &QTimer::timeout, this, [this] {
+    loop_.timer_active_ = false;
+    loop_.post_dispatch();
+  });
+}
+
+Driver::~Driver() {
+  // The members are destroyed before QObject's destructor would delete children: unparent them
+  // first so nothing is deleted twice.
+  notifier.setEnabled(false);
+  notifier.setParent(nullptr);
+  timer.stop();
+  timer.setParent(nullptr);
+}
+
+QEvent::Type Driver::dispatch_event_type() {
+  static const QEvent::Type type = static_cast<QEvent::Type>(QEvent::registerEventType());
+  return type;
+}
+
+bool Driver::event(QEvent* e) {
+  if (e->type() == dispatch_event_type()) {
+    loop_.dispatch();
+    return true;
+  }
+  return QObject::event(e);
+}
+
+}  // namespace detail
+
+// ---- construction and closing -------------------------------------------------------------------
+
+QtEventLoop::QtEventLoop() {
+  if (!QCoreApplication::instance())
+    throw RuntimeError("qaio::qt::QtEventLoop needs a QCoreApplication (or QGuiApplication/QApplication)");
+  // A thread Qt merely adopted has no event dispatcher until a QEventLoop asks for one, and a
+  // QSocketNotifier needs it.
+  if (!QAbstractEventDispatcher::instance()) QEventLoop ensure_dispatcher;
+  wants_ready_notifications = true;
+  driver_ = std::make_unique<detail::Driver>(*this, selector_fd());
+}
+
+QtEventLoop::~QtEventLoop() {
+  // The base destructor would call close() after this part is gone; close here so on_close() and
+  // the Qt logging overrides still apply.
+  if (!is_closed() && !is_running()) close();
+  driver_.reset();
+}
+
+void QtEventLoop::on_close() {
+  if (deferred_) {
+    tls_deferred.erase(std::remove(tls_deferred.begin(), tls_deferred.end(), this), tls_deferred.end());
+    deferred_ = false;
+  }
+  // The notifier must go before the selector closes the epoll fd it watches; destroying the
+  // driver also drops its queued dispatch event.
+  driver_.reset();
+  posted_ = false;
+  timer_active_ = false;
+}
+
+void QtEventLoop::set_time_slice(double seconds) {
+  if (!(seconds > 0)) throw std::invalid_argument("time_slice must be > 0");
+  slice_ = seconds;
+}
+
+detail::Driver& QtEventLoop::driver() { return *driver_; }
+
+// ---- hooks from the core ----------------------------------------------------------------------
+
+void QtEventLoop::post_dispatch() {
+  if (posted_ || !driver_) return;
+  posted_ = true;
+  QCoreApplication::postEvent(driver_.get(), new QEvent(detail::Driver::dispatch_event_type()));
+}
+
+void QtEventLoop::on_ready_added() { post_dispatch(); }
+
+void QtEventLoop::on_timer_scheduled(double when) {
+  if (!driver_ || deferred_) return;
+  arm_timer(when);
+}
+
+void QtEventLoop::on_stop() {
+  // run_forever() quits from a dispatch, so make one happen even if nothing else is pending.
+  if (private_loop_) post_dispatch();
+}
+
+void QtEventLoop::arm_timer(double when) {
+  // An earlier armed deadline is kept: on fire the dispatch re-checks the heap and re-arms.
+  if (timer_active_ && armed_deadline_ <= when) return;
+  const double now = time();
+  const double delay = when - now;
+  if (delay <= 0) {
+    if (timer_active_) {
+      driver_->timer.stop();
+      timer_active_ = false;
+    }
+    post_dispatch();
+    return;
+  }
+  // Rounded up: a timer that fires early would only cost an empty dispatch, but rounding down
+  // would do that on every sub-millisecond remainder (DESIGN rule 5).
+  const double ms = std::ceil(delay * 1000.0);
+  const int interval = ms > 1e9 ? 1000000000 : static_cast<int>(ms);
+  driver_->timer.start(interval);
+  timer_active_ = true;
+  armed_deadline_ = now + interval / 1000.0;
+}
+
+void QtEventLoop::rearm() {
+  if (!driver_ || deferred_ || is_closed()) return;
+  if (batch_pending() || ready_count() > 0) post_dispatch();
+  if (std::optional<double> next = next_timer_deadline()) {
+    arm_timer(*next);
+  } else if (timer_active_) {
+    driver_->timer.stop();
+    timer_active_ = false;
+  }
+}
+
+// ---- deferral: another loop runs in this thread -------------------------------------------------
+
+void QtEventLoop::defer() {
+  if (deferred_) return;
+  deferred_ = true;
+  driver_->notifier.setEnabled(false);
+  driver_->timer.stop();
+  timer_active_ = false;
+  tls_deferred.push_back(this);
+}
+
+void QtEventLoop::resume_deferred() {
+  std::vector<QtEventLoop*> waiting;
+  waiting.swap(tls_deferred);
+  for (QtEventLoop* other : waiting) {
+    other->deferred_ = false;
+    if (!other->driver_) continue;
+    other->driver_->notifier.setEnabled(true);
+    other->post_dispatch();  // its dispatch re-arms the timer
+  }
+}
+
+// ---- dispatch ---------------------------------------------------------------------------------
+
+void QtEventLoop::dispatch() {
+  posted_ = false;
+  if (is_closed() || !driver_) return;
+  EventLoop* current = qaio::detail::running_loop();
+  if (current != nullptr && current != this) {
+    defer();  // asyncio allows one running loop per thread
+    return;
+  }
+  if (current == nullptr && is_running()) return;  // running in another thread: not ours to drive
+  // Under a foreign Qt loop the loop counts as running for the slice, so callbacks see
+  // get_running_loop()/current_task() and cannot nest run_until_complete (spec items 5, 16).
+  std::optional<RunningScope> scope;
+  if (current == nullptr) scope.emplace(*this);
+  const double slice_end = time() + slice_;
+  try {
+    // Several iterations per event while work is ready, each polling epoll without blocking
+    // (never block inside Qt), until the slice is used up.
+    for (;;) {
+      run_once(0, slice_end);
+      if (is_closed()) break;
+      if (stopping() && !batch_pending()) {
+        if (private_loop_ && current == this) private_loop_->quit();
+        break;
+      }
+      if (!batch_pending() && ready_count() == 0) break;
+      if (time() >= slice_end) break;
+    }
+  } catch (...) {
+    // Only KeyboardInterrupt/SystemExit-like errors get here (the core reports the rest). They
+    // must not unwind through Qt's frames (DESIGN rule 6): run_forever() or run() rethrows them.
+    pending_exception_ = std::current_exception();
+    if (private_loop_ && current == this) {
+      private_loop_->quit();
+    } else {
+      QCoreApplication::exit(1);
+    }
+  }
+  scope.reset();
+  if (current == nullptr) resume_deferred();
+  rearm();
+}
+
+void QtEventLoop::run_forever() {
+  if (driver_ && driver_->thread() != QThread::currentThread())
+    throw RuntimeError("a QtEventLoop runs only in the thread that created it");
+  RunningScope running(*this);
+  QEventLoop qloop;
+  private_loop_ = &qloop;
+  struct Leave {
+    QtEventLoop& self;
+    ~Leave() { self.private_loop_ = nullptr; }
+  } leave{*this};
+  if (deferred_) {
+    tls_deferred.erase(std::remove(tls_deferred.begin(), tls_deferred.end(), this), tls_deferred.end());
+    deferred_ = false;
+    driver_->notifier.setEnabled(true);
+  }
+  post_dispatch();  // the first iteration, even with nothing ready (pre-stop idiom, spec item 8)
+  rearm();
+  qloop.exec();
+  if (auto e = take_pending_exception()) std::rethrow_exception(e);
+}
+
+// ---- policy, run, shutdown --------------------------------------------------------------------
+
+std::unique_ptr<EventLoop> QtEventLoopPolicy::new_event_loop() { return std::make_unique<QtEventLoop>(); }
+
+void shutdown(EventLoop& loop) { qaio::detail::finish_run(loop); }
+
+namespace detail {
+
+int run_application(QCoreApplication& app, QtEventLoop& loop, const AnyTask& main) {
+  set_event_loop(&loop);
+  // The application ends with main. Exiting from a done-callback runs inside a dispatch, i.e.
+  // inside app.exec(), so the request cannot be lost.
+  main.future()->add_done_callback([](qaio::detail::FutureBase&) { QCoreApplication::exit(0); });
+  const int rc = app.exec();
+  std::exception_ptr pending = loop.take_pending_exception();
+  shutdown(loop);  // main too, if the application quit first: cancelled, awaited, reported
+  if (pending) std::rethrow_exception(pending);
+  return rc;
+}
+
+}  // namespace detail
+
+}  // namespace qaio::qt
