@@ -159,3 +159,9 @@ TEST(Message, TruncationKeepsTheLimitAndUtf8Boundaries) {
   EXPECT_EQ(text.compare(0, got.size(), got), 0);
   EXPECT_GE(line.size(), chat::kMaxLineBytes - 1);  // as much as fits is kept
 }
+
+TEST(Message, TextLinesAlwaysUseTheTrailingColon) {
+  EXPECT_EQ(chat::make_text_line("a!b@c", "PRIVMSG", {"bob", "hi"}), ":a!b@c PRIVMSG bob :hi\r\n");
+  EXPECT_EQ(chat::make_line("a!b@c", "PRIVMSG", {"bob", "hi"}), ":a!b@c PRIVMSG bob hi\r\n");
+  EXPECT_EQ(format_message({"", "PRIVMSG", {"bob", "hi"}}, true), "PRIVMSG bob :hi\r\n");
+}

@@ -134,7 +134,7 @@ void check_param(std::string_view p, bool last) {
 }
 
 // Everything except the final parameter's text; sets `colon` when the last one needs ':'.
-std::string format_head(const Message& msg, bool& colon) {
+std::string format_head(const Message& msg, bool& colon, bool force_colon) {
   if (!valid_command(msg.command)) throw std::invalid_argument("invalid IRC command '" + msg.command + "'");
   if (msg.params.size() > kMaxParams) throw std::invalid_argument("more than 15 IRC parameters");
   if (msg.prefix.find_first_of(std::string_view(" \0\r\n", 4)) != std::string::npos)
@@ -153,7 +153,7 @@ std::string format_head(const Message& msg, bool& colon) {
     check_param(p, last);
     out += ' ';
     if (last) {
-      colon = p.empty() || p.front() == ':' || p.find(' ') != std::string::npos;
+      colon = force_colon || p.empty() || p.front() == ':' || p.find(' ') != std::string::npos;
       if (colon) out += ':';
     } else {
       out += p;
@@ -164,9 +164,9 @@ std::string format_head(const Message& msg, bool& colon) {
 
 }  // namespace
 
-std::string format_message(const Message& msg) {
+std::string format_message(const Message& msg, bool colon_on_last) {
   bool colon = false;
-  std::string out = format_head(msg, colon);
+  std::string out = format_head(msg, colon, colon_on_last);
   if (!msg.params.empty()) out += msg.params.back();
   if (out.size() + 2 > kMaxLineBytes)
     throw std::invalid_argument("IRC line too long (" + std::to_string(out.size() + 2) + " bytes, limit 512)");
@@ -174,9 +174,9 @@ std::string format_message(const Message& msg) {
   return out;
 }
 
-std::string format_message_truncated(const Message& msg) {
+std::string format_message_truncated(const Message& msg, bool colon_on_last) {
   bool colon = false;
-  std::string out = format_head(msg, colon);
+  std::string out = format_head(msg, colon, colon_on_last);
   if (out.size() + 2 > kMaxLineBytes)
     throw std::invalid_argument("IRC line too long even without its last parameter");
   if (!msg.params.empty()) {
@@ -191,12 +191,22 @@ std::string format_message_truncated(const Message& msg) {
   return out;
 }
 
-std::string make_line(std::string_view prefix, std::string_view command, std::vector<std::string> params) {
+namespace {
+std::string build(std::string_view prefix, std::string_view command, std::vector<std::string> params, bool text) {
   Message m;
   m.prefix = std::string(prefix);
   m.command = std::string(command);
   m.params = std::move(params);
-  return format_message_truncated(m);
+  return format_message_truncated(m, text);
+}
+}  // namespace
+
+std::string make_line(std::string_view prefix, std::string_view command, std::vector<std::string> params) {
+  return build(prefix, command, std::move(params), false);
+}
+
+std::string make_text_line(std::string_view prefix, std::string_view command, std::vector<std::string> params) {
+  return build(prefix, command, std::move(params), true);
 }
 
 }  // namespace chat

@@ -59,15 +59,20 @@ ParseResult parse_message(std::string_view line);
 
 // Formats msg as a wire line ending in CRLF. Throws std::invalid_argument if a parameter cannot be
 // represented (CR, LF or NUL anywhere; a space, a leading ':' or emptiness in a non-final
-// parameter; an invalid command) or if the line would exceed 512 bytes.
-std::string format_message(const Message& msg);
+// parameter; an invalid command) or if the line would exceed 512 bytes. colon_on_last writes the
+// final parameter in trailing form (" :text") even when it does not need it.
+std::string format_message(const Message& msg, bool colon_on_last = false);
 
 // Like format_message, but a line that would be too long has its last parameter cut (at a UTF-8
 // character boundary) until it fits. This is what a server does when relaying a message whose
 // added prefix pushes it past the limit. Throws only for unrepresentable parameters.
-std::string format_message_truncated(const Message& msg);
+std::string format_message_truncated(const Message& msg, bool colon_on_last = false);
 
-// Convenience: builds and formats in one call.
+// Convenience: builds and formats (truncating) in one call. The last parameter gets a ':' only
+// when it needs one.
 std::string make_line(std::string_view prefix, std::string_view command, std::vector<std::string> params);
+// The same, but the last parameter always gets its ':'. Use it for free text (message bodies,
+// reasons, numerics' human text): that is how servers send it and what naive clients expect.
+std::string make_text_line(std::string_view prefix, std::string_view command, std::vector<std::string> params);
 
 }  // namespace chat
