@@ -13,10 +13,10 @@
 #include "bench_common.h"
 #include "qaio_workloads.h"
 
-#if defined(QAIO_BENCH_WITH_QT) && __has_include(<qaio/qt.h>)
+#if defined(QAIO_BENCH_WITH_QT) && __has_include(<qaio/qt/qt_event_loop.h>)
 #include <QCoreApplication>
 
-#include "qaio/qt.h"
+#include "qaio/qt/qt_event_loop.h"
 #define QAIO_BENCH_QT_AVAILABLE 1
 #endif
 
