@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -31,10 +32,14 @@
 #include "qaio/future.h"
 #include "qaio/handle.h"
 #include "qaio/task.h"
+#include "qaio/sockets.h"  // networking option structs (net_*.cpp)
 
 namespace qaio {
 
 class Transport;
+class SubprocessTransport;  // subprocess.h
+class SubprocessProtocol;   // subprocess.h
+struct SubprocessOptions;  // subprocess.h
 class BaseProtocol;
 
 // What the exception handler is told (asyncio's context dict). Fields that do not apply are empty.
@@ -216,6 +221,71 @@ class EventLoop {
   void set_default_executor(std::unique_ptr<Executor> executor);
   // Shuts the default executor down, waiting for its jobs on a helper thread (asyncio's coroutine).
   Coro<void> shutdown_default_executor();
+
+  // ---- networking (net_*.cpp; see sockets.h, transports.h, protocols.h, server.h) -----------
+  // Low level, on non-blocking fds the caller owns. Cancelling any of them leaves the fd usable
+  // and unwatched. In debug mode a blocking fd is std::invalid_argument.
+  Coro<std::string> sock_recv(int fd, std::size_t nbytes);                 // "" at EOF
+  Coro<std::size_t> sock_recv_into(int fd, std::span<std::byte> buffer);
+  Coro<void> sock_sendall(int fd, std::string data);
+  Coro<void> sock_connect(int fd, SocketAddress address);
+  Coro<std::pair<int, SocketAddress>> sock_accept(int fd);                 // a non-blocking fd
+  // Name resolution on the default executor; GaiError on failure.
+  Coro<std::vector<AddrInfo>> getaddrinfo(std::string host, std::string port, AddrInfoHints hints = {});
+  Coro<std::pair<std::string, std::string>> getnameinfo(SocketAddress address, int flags = 0);
+  // Transports and protocols.
+  Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
+                                         ConnectionOptions options = {});
+  Coro<ConnectionPair> create_connection(ProtocolFactory factory, ConnectionOptions options);  // .sock
+  Coro<std::shared_ptr<Server>> create_server(ProtocolFactory factory, std::vector<std::string> hosts,
+                                              std::uint16_t port, ServerOptions options = {});
+  Coro<std::shared_ptr<Server>> create_server(ProtocolFactory factory, std::string host, std::uint16_t port,
+                                              ServerOptions options = {});
+  Coro<std::shared_ptr<Server>> create_server(ProtocolFactory factory, ServerOptions options);  // .sock
+  Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string path,
+                                              ConnectionOptions options = {});
+  Coro<std::shared_ptr<Server>> create_unix_server(ProtocolFactory factory, std::string path,
+                                                   ServerOptions options = {});
+  Coro<ConnectionPair> connect_accepted_socket(ProtocolFactory factory, int fd);
+  Coro<DatagramPair> create_datagram_endpoint(DatagramProtocolFactory factory, DatagramOptions options);
+  Coro<ConnectionPair> connect_read_pipe(ProtocolFactory factory, int fd);
+  Coro<ConnectionPair> connect_write_pipe(ProtocolFactory factory, int fd);
+  // create_connection with a factory of a concrete protocol type gives that type back.
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, ProtocolFactory> && std::is_invocable_v<F&>)
+  Coro<std::pair<std::shared_ptr<Transport>, std::invoke_result_t<F&>>> create_connection(
+      F factory, std::string host, std::uint16_t port, ConnectionOptions options = {}) {
+    using P = typename std::invoke_result_t<F&>::element_type;
+    ConnectionPair r = co_await create_connection(ProtocolFactory(std::move(factory)), std::move(host), port,
+                                                  std::move(options));
+    co_return std::pair(std::move(r.first), std::static_pointer_cast<P>(std::move(r.second)));
+  }
+  // ---- end of networking ----
+
+  // ---- signals and subprocesses (signals.cpp, subprocess.cpp) -------------------------------
+  // asyncio's add_signal_handler: fn(args...) runs from the ready deque whenever `sig` arrives, also
+  // while the loop blocks in epoll (a signalfd). std::invalid_argument("invalid signal number N"),
+  // RuntimeError("sig 9 cannot be caught") for SIGKILL/SIGSTOP or on a closed loop. See signals.h.
+  template <class F, class... Args>
+  void add_signal_handler(int sig, F&& fn, Args&&... args) {
+    set_signal_handler(sig, detail::bind_callback("add_signal_handler", std::forward<F>(fn),
+                                                  std::forward<Args>(args)...));
+  }
+  // True if a handler was removed; the signal's previous disposition and mask bit are restored.
+  bool remove_signal_handler(int sig);
+  void set_signal_handler(int sig, detail::Callback cb);
+  // asyncio's loop.subprocess_exec / subprocess_shell: spawn, connect pipes to the protocol.
+  Coro<std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<SubprocessProtocol>>> subprocess_exec(
+      std::function<std::shared_ptr<SubprocessProtocol>()> factory, std::vector<std::string> args,
+      const SubprocessOptions& options);
+  Coro<std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<SubprocessProtocol>>> subprocess_exec(
+      std::function<std::shared_ptr<SubprocessProtocol>()> factory, std::vector<std::string> args);
+  Coro<std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<SubprocessProtocol>>> subprocess_shell(
+      std::function<std::shared_ptr<SubprocessProtocol>()> factory, std::string cmd,
+      const SubprocessOptions& options);
+  Coro<std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<SubprocessProtocol>>> subprocess_shell(
+      std::function<std::shared_ptr<SubprocessProtocol>()> factory, std::string cmd);
+  // ---- end of signals and subprocesses ----
 
   // ---- introspection (tests, drivers, tools) ------------------------------------------------
   std::size_t ready_count() const noexcept;
