@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -111,7 +112,16 @@ void QtEventLoop::post_dispatch() {
   QCoreApplication::postEvent(driver_.get(), new QEvent(detail::Driver::dispatch_event_type()));
 }
 
-void QtEventLoop::on_ready_added() { post_dispatch(); }
+void QtEventLoop::on_ready_added() {
+  if (dispatch_depth_ > 0) {
+    // Queued by a callback: the running dispatch picks it up, or, if that callback sits in a
+    // nested Qt loop (a modal dialog), the timer does. Posting here would keep Qt's post-event
+    // source always ready, and under the glib dispatcher that starves every QTimer.
+    arm_timer(time());
+  } else {
+    post_dispatch();
+  }
+}
 
 void QtEventLoop::on_timer_scheduled(double when) {
   if (!driver_ || deferred_) return;
@@ -128,17 +138,10 @@ void QtEventLoop::arm_timer(double when) {
   if (timer_active_ && armed_deadline_ <= when) return;
   const double now = time();
   const double delay = when - now;
-  if (delay <= 0) {
-    if (timer_active_) {
-      driver_->timer.stop();
-      timer_active_ = false;
-    }
-    post_dispatch();
-    return;
-  }
   // Rounded up: a timer that fires early would only cost an empty dispatch, but rounding down
-  // would do that on every sub-millisecond remainder (DESIGN rule 5).
-  const double ms = std::ceil(delay * 1000.0);
+  // would do that on every sub-millisecond remainder (DESIGN rule 5). Due now: a zero timer, so Qt
+  // still runs a whole iteration (its own timers included) before the next dispatch.
+  const double ms = delay <= 0 ? 0.0 : std::ceil(delay * 1000.0);
   const int interval = ms > 1e9 ? 1000000000 : static_cast<int>(ms);
   driver_->timer.start(interval);
   timer_active_ = true;
@@ -147,8 +150,12 @@ void QtEventLoop::arm_timer(double when) {
 
 void QtEventLoop::rearm() {
   if (!driver_ || deferred_ || is_closed()) return;
-  if (batch_pending() || ready_count() > 0) post_dispatch();
-  if (std::optional<double> next = next_timer_deadline()) {
+  if (batch_pending() || ready_count() > 0) {
+    // The slice ended with work left: continue after Qt has had its turn. A re-posted event
+    // would be delivered first, before Qt's timers (the glib dispatcher runs timers at idle
+    // priority once one has fired), so the continuation goes through the zero timer.
+    arm_timer(time());
+  } else if (std::optional<double> next = next_timer_deadline()) {
     arm_timer(*next);
   } else if (timer_active_) {
     driver_->timer.stop();
@@ -193,6 +200,11 @@ void QtEventLoop::dispatch() {
   // get_running_loop()/current_task() and cannot nest run_until_complete (spec items 5, 16).
   std::optional<RunningScope> scope;
   if (current == nullptr) scope.emplace(*this);
+  ++dispatch_depth_;
+  struct Depth {
+    int& depth;
+    ~Depth() { --depth; }
+  } depth{dispatch_depth_};
   const double slice_end = time() + slice_;
   try {
     // Several iterations per event while work is ready, each polling epoll without blocking
@@ -240,6 +252,7 @@ void QtEventLoop::run_forever() {
   post_dispatch();  // the first iteration, even with nothing ready (pre-stop idiom, spec item 8)
   rearm();
   qloop.exec();
+  resume_deferred();  // loops that waited for this one may run once it has returned
   if (auto e = take_pending_exception()) std::rethrow_exception(e);
 }
 
@@ -253,10 +266,14 @@ namespace detail {
 
 int run_application(QCoreApplication& app, QtEventLoop& loop, const AnyTask& main) {
   set_event_loop(&loop);
-  // The application ends with main. Exiting from a done-callback runs inside a dispatch, i.e.
-  // inside app.exec(), so the request cannot be lost.
-  main.future()->add_done_callback([](qaio::detail::FutureBase&) { QCoreApplication::exit(0); });
+  // The application ends with main. The done-callback runs inside a dispatch, i.e. inside
+  // app.exec(), so the request cannot be lost; after exec() it must not quit shutdown()'s loop.
+  auto in_exec = std::make_shared<bool>(true);
+  main.future()->add_done_callback([in_exec](qaio::detail::FutureBase&) {
+    if (*in_exec) QCoreApplication::exit(0);
+  });
   const int rc = app.exec();
+  *in_exec = false;
   std::exception_ptr pending = loop.take_pending_exception();
   shutdown(loop);  // main too, if the application quit first: cancelled, awaited, reported
   if (pending) std::rethrow_exception(pending);

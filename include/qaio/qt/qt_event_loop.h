@@ -79,6 +79,7 @@ class QtEventLoop : public EventLoop {
   double slice_ = 0.004;
   double armed_deadline_ = 0;           // loop.time() the Qt timer fires at, if active
   bool timer_active_ = false;
+  int dispatch_depth_ = 0;              // dispatches on the stack (nested Qt loops add more)
   bool posted_ = false;
   bool deferred_ = false;
 };

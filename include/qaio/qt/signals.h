@@ -219,9 +219,22 @@ class SignalAwaitable {
     if (timer_) timer_.cancel();
   }
 
-  bool await_ready() const noexcept { return state_->done(); }
-  void await_suspend(std::coroutine_handle<> h) { qaio::detail::suspend_current_task_on(*state_, h); }
-  R await_resume() {
+  // co_await works on the temporary and on a named awaitable alike; the awaiter only points here
+  // (g++ 12 would otherwise try to copy a named awaitable into the frame).
+  struct Awaiter {
+    SignalAwaitable* self;
+    bool await_ready() const noexcept { return self->state_->done(); }
+    void await_suspend(std::coroutine_handle<> h) const {
+      qaio::detail::suspend_current_task_on(*self->state_, h);
+    }
+    R await_resume() const { return self->take(); }
+  };
+  Awaiter operator co_await() & noexcept { return {this}; }
+  Awaiter operator co_await() && noexcept { return {this}; }
+  bool done() const noexcept { return state_->done(); }
+
+ private:
+  R take() {
     qaio::detail::throw_if_injected();
     conn_.reset();
     destroyed_.reset();
@@ -233,7 +246,6 @@ class SignalAwaitable {
     }
   }
 
- private:
   template <class T>
   struct is_optional : std::false_type {};
   template <class T>

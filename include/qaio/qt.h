@@ -1,0 +1,8 @@
+// qaio/qt.h: the umbrella header for the Qt driver (qaio::qt): the core API plus QtEventLoop,
+// signal awaitables and async slots, and the Qt Network / QIODevice awaitables. See docs/qt.md.
+#pragma once
+
+#include "qaio/qaio.h"
+#include "qaio/qt/network.h"
+#include "qaio/qt/qt_event_loop.h"
+#include "qaio/qt/signals.h"

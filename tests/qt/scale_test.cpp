@@ -1,0 +1,178 @@
+// scale_test.cpp: the Qt driver under load (issue 3 "It must show", DESIGN rules 4 and 5):
+// a flood of 1,000,000 call_soon callbacks does not starve Qt (a 5 ms QTimer stays on time), and
+// 100,000 call_later timers (half cancelled) fire in deadline order in about the standalone time.
+#include <gtest/gtest.h>
+
+#include <QEventLoop>
+#include <QTimer>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "qaio/qt.h"
+
+using qaio::qt::QtEventLoop;
+
+namespace {
+
+struct FloodResult {
+  double worst_lateness_ms = 0;
+  int ticks = 0;
+  double flood_seconds = 0;
+  long callbacks = 0;
+};
+
+// 10,000 call_soon chains that keep re-scheduling themselves until 1,000,000 callbacks have run
+// (the ready deque never drains), while a 5 ms Qt::PreciseTimer records how late each tick is.
+FloodResult flood(QtEventLoop& loop) {
+  constexpr long kTotal = 1'000'000;
+  constexpr int kChains = 10'000;
+  FloodResult r;
+  long started = 0;
+  volatile unsigned sink = 0;
+  qaio::Future<> done = loop.create_future();
+  std::function<void()> step = [&] {
+    unsigned h = static_cast<unsigned>(r.callbacks);
+    for (int i = 0; i < 20; ++i) h = h * 2654435761u + 1;  // a little work per callback
+    sink = sink + h;
+    if (++r.callbacks == kTotal) {
+      done.set_result();
+      return;
+    }
+    if (started < kTotal) {
+      ++started;
+      loop.call_soon(std::ref(step));
+    }
+  };
+  QTimer ticker;
+  ticker.setTimerType(Qt::PreciseTimer);
+  ticker.setInterval(5);
+  auto last = std::chrono::steady_clock::now();
+  QObject::connect(&ticker, &QTimer::timeout, [&] {
+    auto now = std::chrono::steady_clock::now();
+    double late = std::chrono::duration<double, std::milli>(now - last).count() - 5.0;
+    r.worst_lateness_ms = std::max(r.worst_lateness_ms, late);
+    ++r.ticks;
+    last = now;
+  });
+  loop.call_soon([&] {
+    last = std::chrono::steady_clock::now();
+    ticker.start();
+    for (int i = 0; i < kChains; ++i) {
+      ++started;
+      loop.call_soon(std::ref(step));
+    }
+  });
+  const double t0 = loop.time();
+  loop.run_until_complete(done);
+  r.flood_seconds = loop.time() - t0;
+  // One more tick after the flood, so a stall at its very end is measured too.
+  QEventLoop settle;
+  const int before = r.ticks;
+  QObject::connect(&ticker, &QTimer::timeout, &settle, [&] {
+    if (r.ticks > before) settle.quit();
+  });
+  settle.exec();
+  ticker.stop();
+  return r;
+}
+
+struct TimerRun {
+  double seconds = 0;       // from the first call_later to the last callback
+  bool in_order = true;
+  std::size_t fired = 0;
+  bool cancelled_fired = false;
+};
+
+// 100,000 timers with random deadlines in [50 ms, 300 ms]; every other one is cancelled. Each
+// callback records its own deadline, so the firing order can be compared with the sorted deadlines.
+TimerRun many_timers(qaio::EventLoop& loop) {
+  constexpr int kTimers = 100'000;
+  std::mt19937 rng(12345);
+  std::uniform_real_distribution<double> delay(0.05, 0.30);
+  TimerRun r;
+  std::vector<double> fired;
+  fired.reserve(kTimers / 2);
+  std::vector<qaio::TimerHandle> handles;
+  handles.reserve(kTimers);
+  double last_deadline = 0;
+  const double t0 = loop.time();
+  for (int i = 0; i < kTimers; ++i) {
+    const double when = t0 + delay(rng);
+    last_deadline = std::max(last_deadline, when);
+    const bool doomed = i % 2 == 1;
+    handles.push_back(loop.call_at(when, [&fired, &r, doomed, when] {
+      if (doomed) r.cancelled_fired = true;
+      fired.push_back(when);
+    }));
+  }
+  std::vector<double> expected;
+  expected.reserve(kTimers / 2);
+  for (int i = 0; i < kTimers; ++i) {
+    if (i % 2 == 1) {
+      handles[static_cast<std::size_t>(i)].cancel();
+    } else {
+      expected.push_back(handles[static_cast<std::size_t>(i)].when());
+    }
+  }
+  loop.call_at(last_deadline + 0.001, [&loop] { loop.stop(); });
+  loop.run_forever();
+  r.seconds = loop.time() - t0;
+  r.fired = fired.size();
+  r.in_order = std::is_sorted(fired.begin(), fired.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(fired, expected);
+  return r;
+}
+
+}  // namespace
+
+// Rule 4: the flood runs in time slices, so the 5 ms Qt timer is never more than a frame late.
+// The machine is shared: a run may lose the CPU to other processes for longer than a frame, which
+// no event loop can hide, so up to three runs are made and one must stay under 16 ms (the control
+// below shows that without slicing every run misses by far).
+TEST(QtScale, CallSoonFloodDoesNotStarveQt) {
+  double best = 1e9;
+  for (int attempt = 0; attempt < 3 && best >= 16.0; ++attempt) {
+    QtEventLoop loop;
+    FloodResult r = flood(loop);
+    std::printf("[ figures  ] flood: %ld callbacks in %.3f s, %d ticks of a 5 ms QTimer, worst lateness %.2f ms\n",
+                r.callbacks, r.flood_seconds, r.ticks, r.worst_lateness_ms);
+    EXPECT_EQ(r.callbacks, 1'000'000);
+    EXPECT_GE(r.ticks, static_cast<int>(r.flood_seconds / 0.005 / 3));  // Qt kept ticking throughout
+    best = std::min(best, r.worst_lateness_ms);
+  }
+  EXPECT_LT(best, 16.0);
+}
+
+// The control that shows the test above can fail: with a 1 s slice the flood holds Qt off.
+TEST(QtScale, WithoutTimeSlicingTheSameFloodStarvesQt) {
+  QtEventLoop loop;
+  loop.set_time_slice(1.0);
+  FloodResult r = flood(loop);
+  std::printf("[ figures  ] flood with a 1 s slice: %.3f s, %d ticks, worst lateness %.2f ms\n", r.flood_seconds,
+              r.ticks, r.worst_lateness_ms);
+  ASSERT_GT(r.flood_seconds, 0.05);  // long enough that one unsliced dispatch must show
+  EXPECT_GT(r.worst_lateness_ms, 16.0);
+}
+
+// Rule 5 / "never one Qt timer per callback": 100,000 timers, half cancelled, fire in deadline
+// order, and Qt mode takes about as long as standalone (100k QTimers took 9.2 s here).
+TEST(QtScale, HundredThousandTimersInDeadlineOrder) {
+  qaio::SelectorEventLoop standalone;
+  TimerRun s = many_timers(standalone);
+  QtEventLoop qloop;
+  TimerRun q = many_timers(qloop);
+  std::printf("[ figures  ] 100k timers (50k cancelled, deadlines 50-300 ms): standalone %.3f s, Qt %.3f s\n",
+              s.seconds, q.seconds);
+  EXPECT_EQ(s.fired, 50'000u);
+  EXPECT_EQ(q.fired, 50'000u);
+  EXPECT_TRUE(s.in_order);
+  EXPECT_TRUE(q.in_order);
+  EXPECT_FALSE(q.cancelled_fired);
+  EXPECT_FALSE(s.cancelled_fired);
+  EXPECT_LT(q.seconds, s.seconds * 1.5 + 0.1);
+}
