@@ -1,0 +1,2 @@
+// gui_test.cpp: being written (Qt driver tests).
+#include <gtest/gtest.h>

@@ -1,0 +1,2 @@
+// network_test.cpp: being written (Qt driver tests).
+#include <gtest/gtest.h>

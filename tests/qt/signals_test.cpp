@@ -1,0 +1,2 @@
+// signals_test.cpp: being written (Qt driver tests).
+#include <gtest/gtest.h>
