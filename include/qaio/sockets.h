@@ -48,7 +48,7 @@ struct ConnectionOptions {
   // transport takes ownership of it.
   int sock = -1;
   // Bind to this address before connecting (numeric; a port of 0 lets the kernel choose).
-  std::optional<SocketAddress> local_addr;
+  std::optional<SocketAddress> local_addr{};
   // Throw an ExceptionGroup of every failure instead of one OSError (3.12's all_errors=True).
   bool all_errors = false;
 };
@@ -60,15 +60,15 @@ struct ServerOptions {
   int sock = -1;
   int backlog = 100;
   // SO_REUSEADDR: on by default on POSIX, as in asyncio.
-  std::optional<bool> reuse_address;
+  std::optional<bool> reuse_address{};
   bool reuse_port = false;
   bool keep_alive = false;
   bool start_serving = true;
 };
 
 struct DatagramOptions {
-  std::optional<SocketAddress> local_addr;
-  std::optional<SocketAddress> remote_addr;
+  std::optional<SocketAddress> local_addr{};
+  std::optional<SocketAddress> remote_addr{};
   int family = AF_UNSPEC;
   bool reuse_port = false;
   bool allow_broadcast = false;

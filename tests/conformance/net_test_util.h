@@ -118,6 +118,10 @@ struct Echo : qaio::Protocol {
   void data_received(std::string_view d) override { transport->write(d); }
 };
 
+inline qaio::Coro<void> sleep_for(double seconds) { co_await qaio::sleep(seconds); }
+// Runs the loop for `seconds` (0: one iteration).
+inline void spin(qaio::EventLoop& loop, double seconds = 0) { loop.run_until_complete(sleep_for(seconds)); }
+
 // Waits (running the loop) until pred() holds or `timeout` seconds pass; returns pred().
 template <class Pred>
 qaio::Coro<bool> wait_until(Pred pred, double timeout = 5.0) {
