@@ -351,7 +351,13 @@ struct StreamWriter::State {
 
 StreamWriter::StreamWriter(std::shared_ptr<Transport> transport, std::shared_ptr<StreamReaderProtocol> protocol,
                            std::optional<StreamReader> reader)
-    : state_(std::make_shared<State>(State{std::move(transport), std::move(protocol), std::move(reader)})) {}
+    : state_(std::make_shared<State>()) {
+  // Filled in place: State's destructor closes the transport, so a temporary State (copied, as
+  // the user-declared destructor suppresses the move) would close the connection at once.
+  state_->transport = std::move(transport);
+  state_->protocol = std::move(protocol);
+  state_->reader = std::move(reader);
+}
 
 const std::shared_ptr<Transport>& StreamWriter::transport() const {
   if (!state_) throw RuntimeError("StreamWriter is not connected");
