@@ -2,6 +2,7 @@
 #include "chat/client_state.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "chat/names.h"
 #include "chat/utf8.h"
@@ -281,7 +282,7 @@ void ClientState::send_raw(std::string_view line) {
   std::string l(line);
   while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
   ParseResult r = parse_message(l);
-  if (!r.ok()) return emit(ChatEvent::Kind::error, "", "", "not sent: " + r.reason);
+  if (!r.ok()) throw std::invalid_argument(r.reason);
   send_(l + "\r\n");
 }
 

@@ -56,6 +56,7 @@ class ClientState {
   void notice(std::string_view target, std::string_view text);
   void change_nick(std::string_view nick);
   void quit(std::string_view reason);
+  // A raw IRC line; std::invalid_argument (nothing sent) if it does not parse.
   void send_raw(std::string_view line);
 
  private:
