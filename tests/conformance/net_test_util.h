@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <fcntl.h>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@ struct Fd {
   explicit Fd(int f) : fd(f) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
   ~Fd() { reset(); }
   int release() { return std::exchange(fd, -1); }
   void reset() {
