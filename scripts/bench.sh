@@ -120,6 +120,67 @@ for w in w3_spawn w3_pingpong; do
   run "$w/asyncio" "$PYTHON" bench/w123_asyncio.py asyncio $w "$(n 100000)"
 done
 
+echo "==== bench.sh: W4 TCP echo on loopback (one run per cell) ===="
+# Server and load generator share the pinned CPU; the generator reads the server's CPU time.
+W4_SECONDS=${QAIO_BENCH_W4_SECONDS:-2}
+[[ "$QUICK" == 1 ]] && W4_SECONDS=0.5
+W4_PORT=${QAIO_BENCH_PORT:-24680}
+ulimit -n 8192 2>/dev/null || true
+# echo_cell <workload> <system> <conns> <bytes> <server command...>
+echo_cell() {
+  local workload=$1 system=$2 conns=$3 bytes=$4
+  shift 4
+  if [[ ! -x "$1" ]]; then
+    echo "SKIP $workload/$system not-built" >>"$RAW"
+    return
+  fi
+  W4_PORT=$((W4_PORT + 1))
+  local log="$BUILD/bench-server.log"
+  taskset -c "$CPU" "$@" "$W4_PORT" >"$log" 2>&1 &
+  local pid=$! i
+  # Up to 30 s: a Python server on a loaded, pinned core can take seconds to import and listen.
+  for ((i = 0; i < 600; i++)); do
+    grep -q READY "$log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if ! grep -q READY "$log"; then
+    echo "SKIP $workload/$system server-failed" >>"$RAW"
+    echo "  $workload/$system: server did not start: $(tail -1 "$log")"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    return
+  fi
+  local out rc=0
+  out=$(taskset -c "$CPU" "$BIN/bench_echo_loadgen" "$W4_PORT" "$conns" "$bytes" "$W4_SECONDS" "$pid" \
+    "$workload" "$system" 2>&1) || rc=$?
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if ((rc != 0)); then
+    echo "SKIP $workload/$system loadgen-failed" >>"$RAW"
+    echo "  $workload/$system: failed: $(echo "$out" | tail -1)"
+    return
+  fi
+  echo "$out" | grep '^RESULT ' >>"$RAW"
+  echo "  $out"
+}
+for conns in 1 100 1000; do
+  for bytes in 64 16384; do
+    w="w4_c${conns}_s${bytes}"
+    echo_cell "$w" qaio-proto "$conns" "$bytes" "$BIN/bench_echo_qaio" standalone protocol
+    echo_cell "$w" qaio-streams "$conns" "$bytes" "$BIN/bench_echo_qaio" standalone streams
+    echo_cell "$w" qaio-qt-proto "$conns" "$bytes" "$BIN/bench_echo_qaio" qt protocol
+    echo_cell "$w" qaio-qt-streams "$conns" "$bytes" "$BIN/bench_echo_qaio" qt streams
+    echo_cell "$w" asio "$conns" "$bytes" "$BIN/bench_echo_asio"
+    echo_cell "$w" libuv "$conns" "$bytes" "$BIN/bench_echo_libuv"
+    echo_cell "$w" qt "$conns" "$bytes" "$BIN/bench_echo_qt"
+    echo_cell "$w" uvloop-proto "$conns" "$bytes" "$PYTHON" bench/echo_asyncio.py uvloop protocol
+    echo_cell "$w" uvloop-streams "$conns" "$bytes" "$PYTHON" bench/echo_asyncio.py uvloop streams
+    echo_cell "$w" asyncio-proto "$conns" "$bytes" "$PYTHON" bench/echo_asyncio.py asyncio protocol
+    echo_cell "$w" asyncio-streams "$conns" "$bytes" "$PYTHON" bench/echo_asyncio.py asyncio streams
+  done
+done
+
 echo "==== bench.sh: writing bench/results.md ===="
 "$PYTHON" bench/report.py --raw "$RAW" --meta "$META" --micro "$BUILD/bench-micro.json" --out bench/results.md
 echo "bench.sh: wrote $ROOT/bench/results.md"

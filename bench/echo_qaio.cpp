@@ -1,0 +1,102 @@
+// bench/echo_qaio.cpp: W4's echo server on qaio, with either API and either driver:
+//
+//   bench_echo_qaio <standalone|qt> <protocol|streams> <port>
+//
+// protocol: a qaio::Protocol whose data_received writes the bytes back (asyncio's EchoProtocol).
+// streams:  one task per connection: read(64 KiB), write, drain, like asyncio's stream echo.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "qaio/protocols.h"
+#include "qaio/qaio.h"
+#include "qaio/server.h"
+#include "qaio/streams.h"
+#include "qaio/transports.h"
+
+#if defined(QAIO_BENCH_WITH_QT) && __has_include(<qaio/qt/qt_event_loop.h>)
+#include <QCoreApplication>
+
+#include "qaio/qt/qt_event_loop.h"
+#define QAIO_BENCH_QT_AVAILABLE 1
+#endif
+
+namespace {
+
+class EchoProtocol : public qaio::Protocol {
+ public:
+  void connection_made(qaio::Transport& transport) override { transport_ = &transport; }
+  void data_received(std::string_view data) override { transport_->write(data); }
+
+ private:
+  qaio::Transport* transport_ = nullptr;
+};
+
+qaio::Coro<void> echo_stream(qaio::StreamReader reader, qaio::StreamWriter writer) {
+  try {
+    for (;;) {
+      std::string data = co_await reader.read(65536);
+      if (data.empty()) break;
+      writer.write(data);
+      co_await writer.drain();
+    }
+  } catch (const std::exception& e) {
+    // A reset connection ends this handler; the benchmark only measures live ones.
+    if (std::getenv("QAIO_BENCH_VERBOSE")) std::fprintf(stderr, "echo handler: %s\n", e.what());
+  }
+  writer.close();
+}
+
+std::shared_ptr<qaio::BaseProtocol> make_echo() { return std::make_shared<EchoProtocol>(); }
+
+qaio::Coro<void> serve(qaio::EventLoop* loop, std::string api, std::uint16_t port) {
+  qaio::ServerOptions options;
+  options.backlog = 4096;
+  std::shared_ptr<qaio::Server> server;
+  if (api == "protocol") {
+    server = co_await loop->create_server(make_echo, "127.0.0.1", port, options);
+  } else {
+    server = co_await qaio::start_server(echo_stream, "127.0.0.1", port, qaio::kDefaultStreamLimit, options);
+  }
+  std::printf("READY %u\n", static_cast<unsigned>(port));
+  std::fflush(stdout);
+  co_await server->serve_forever();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s <standalone|qt> <protocol|streams> <port>\n", argv[0]);
+    return 2;
+  }
+  const std::string mode = argv[1];
+  const std::string api = argv[2];
+  const auto port = static_cast<std::uint16_t>(std::atoi(argv[3]));
+  if (api != "protocol" && api != "streams") return 2;
+  try {
+    if (mode == "standalone") {
+      qaio::SelectorEventLoop loop;
+      qaio::set_event_loop(&loop);
+      loop.run_until_complete(serve(&loop, api, port));
+      return 0;
+    }
+#ifdef QAIO_BENCH_QT_AVAILABLE
+    if (mode == "qt") {
+      int qargc = 1;
+      QCoreApplication app(qargc, argv);
+      qaio::qt::QtEventLoop loop;
+      qaio::set_event_loop(&loop);
+      loop.run_until_complete(serve(&loop, api, port));
+      return 0;
+    }
+#endif
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "mode '%s' not available\n", mode.c_str());
+  return 4;
+}
