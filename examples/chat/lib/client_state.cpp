@@ -152,6 +152,7 @@ void ClientState::handle_line(std::string_view line) {
     e.names = std::move(names);
     return emit_(e);
   }
+  if (cmd == "422") return emit(ChatEvent::Kind::server, "", who, m.param(1));  // no MOTD is not a problem
   if (cmd.size() == 3 && (cmd[0] == '4' || cmd[0] == '5')) return emit(ChatEvent::Kind::error, "", who, join_params(m, 1));
   if (cmd.size() == 3 && cmd[0] >= '0' && cmd[0] <= '9') return emit(ChatEvent::Kind::server, "", who, join_params(m, 1));
   emit(ChatEvent::Kind::server, "", who, cmd + " " + join_params(m, 0));
