@@ -79,6 +79,20 @@ struct BoundCall {
   std::string describe() const { return demangle_type_name(typeid(F)); }
 };
 
+// Python's "a callable object was expected" TypeError, for the one non-callable C++ lets through
+// to run time: an empty std::function or a null function pointer.
+template <class F>
+void check_callable(const char* api, const F& fn) {
+  using D = std::decay_t<F>;
+  if constexpr (std::is_function_v<F>) {
+    return;  // a function (not a pointer to one) cannot be null
+  } else if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> ||
+                       requires(const D& d) { d == nullptr; }) {
+    if (fn == nullptr)
+      throw std::invalid_argument(std::string("a callable object was expected by ") + api + "(), got None");
+  }
+}
+
 template <class F, class... Args>
 Callback bind_callback(const char* api, F&& fn, Args&&... args) {
   using D = std::decay_t<F>;
@@ -87,11 +101,7 @@ Callback bind_callback(const char* api, F&& fn, Args&&... args) {
   static_assert(!is_coro<std::invoke_result_t<D&, std::decay_t<Args>&...>>::value,
                 "qaio: coroutines cannot be used with call_soon()/call_later()/call_at(); "
                 "use loop.create_task(fn(...)) instead");
-  if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> ||
-                requires(const D& d) { d == nullptr; }) {
-    if (fn == nullptr)
-      throw std::invalid_argument(std::string("a callable object was expected by ") + api + "(), got None");
-  }
+  check_callable(api, fn);
   if constexpr (sizeof...(Args) == 0) {
     return Callback(std::forward<F>(fn));
   } else {
@@ -295,10 +305,22 @@ class EventLoop {
   AnyTask current_task() const;
   std::optional<double> next_timer_deadline();  // earliest live timer, if any
   std::thread::id thread_id() const noexcept { return thread_id_; }
+  // How many iterations (run_once calls that polled) this loop has made: lets tests count
+  // iterations the way CPython's tests patch _run_once.
+  std::uint64_t iteration_count() const noexcept { return iterations_; }
+  // What the selector watches for `fd`: EVENT_READ | EVENT_WRITE bits (selectors' values), 0 if
+  // the fd is not registered. reader_handle/writer_handle: the registered callbacks (empty if none).
+  static constexpr int EVENT_READ = 1;
+  static constexpr int EVENT_WRITE = 2;
+  int watched_events(int fd) const noexcept;
+  Handle reader_handle(int fd) const noexcept;
+  Handle writer_handle(int fd) const noexcept;
 
   // ---- internals shared with handles, futures and tasks ------------------------------------
   void timer_handle_cancelled(detail::HandleState& h) noexcept;
   void check_closed() const;
+  // RuntimeError if this loop, or another loop of this thread, is running (asyncio's _check_running).
+  void check_running() const;
   void check_thread(const char* what) const;
   void unregister_task(detail::TaskCore& task) noexcept;
   detail::TaskCore* current_task_core() const noexcept { return current_task_; }
@@ -361,12 +383,18 @@ class EventLoop {
   void run_handle(detail::HandleState* h);
   void drop_cancelled_timers();
   CallbackId add_stop_callback(detail::FutureBase& fut);
+  // run_until_complete's body. new_task: the task was made here from a coroutine, so (like
+  // asyncio) it is not reported as "destroyed but pending" and an exception that escapes
+  // run_forever() with it counts as retrieved.
+  template <class T>
+  T run_until_done(Future<T> future, bool new_task);
 
   std::unique_ptr<detail::ReadyQueue> ready_;
   std::vector<detail::HandleState*> timers_;  // binary min-heap on (when, seq)
   std::size_t timer_cancelled_count_ = 0;
   std::uint64_t timer_seq_ = 0;
   std::size_t batch_remaining_ = 0;
+  std::uint64_t iterations_ = 0;
   std::unique_ptr<detail::Selector> selector_;
   std::vector<detail::FdEntry> fds_;
   std::shared_ptr<detail::ThreadsafeQueue> threadsafe_;
@@ -391,24 +419,37 @@ class EventLoop {
 template <class T>
 T EventLoop::run_until_complete(Coro<T> coro) {
   check_closed();
+  check_running();  // before the task exists, as in asyncio: a refused call creates nothing
   Task<T> task = create_task(std::move(coro));
-  return run_until_complete(static_cast<Future<T>>(task));
+  task.state()->as_task()->log_destroy_pending = false;
+  return run_until_done(static_cast<Future<T>>(task), true);
 }
 
 template <class T>
 T EventLoop::run_until_complete(Future<T> future) {
   check_closed();
+  check_running();
   if (!future) throw std::invalid_argument("run_until_complete() needs a future, task or coroutine");
   if (&future.get_loop() != this)
     throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
-  if (running_) throw RuntimeError("This event loop is already running");
+  return run_until_done(std::move(future), false);
+}
+
+template <class T>
+T EventLoop::run_until_done(Future<T> future, bool new_task) {
   CallbackId id = add_stop_callback(*future.state());
   struct RemoveStopCallback {
     detail::FutureBase& fut;
     CallbackId id;
     ~RemoveStopCallback() { fut.remove_done_callback(id); }
   } remove{*future.state(), id};
-  run_forever();
+  try {
+    run_forever();
+  } catch (...) {
+    // A KeyboardInterrupt/SystemExit raised by the task itself propagates from here; it was seen.
+    if (new_task && future.done() && !future.cancelled()) future.state()->mark_retrieved();
+    throw;
+  }
   if (!future.done()) throw RuntimeError("Event loop stopped before Future completed.");
   if constexpr (std::is_void_v<T>) {
     future.result();
@@ -426,6 +467,7 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args)
   static_assert(!detail::is_coro<R>::value,
                 "qaio: run_in_executor() runs plain functions; a coroutine belongs in create_task()");
   check_closed();
+  detail::check_callable("run_in_executor", fn);
   Executor& target = executor ? *executor : default_executor();
   Future<R> fut = create_future<R>();
   std::weak_ptr<detail::FutureState<R>> weak = fut.state();

@@ -60,6 +60,8 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::exception_ptr exception();
   // Throws what result() would throw (InvalidStateError, CancelledError, the stored exception).
   void check_result();
+  // The exception counts as seen: no "exception was never retrieved" report.
+  void mark_retrieved() noexcept { log_traceback_ = false; }
 
   CallbackId add_done_callback(DoneCallback cb);
   std::size_t remove_done_callback(CallbackId id);
@@ -85,6 +87,8 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   EventLoop* loop_;
   State state_ = State::pending;
   bool log_traceback_ = false;
+  // Set by TaskCore: the destructor cannot ask the (already destroyed) derived part as_task().
+  bool is_task_ = false;
   std::exception_ptr exception_;
   std::exception_ptr cancelled_exc_;
   std::optional<std::string> cancel_message_;
@@ -168,20 +172,27 @@ class Future {
   bool cancel() const { return state_->cancel(std::nullopt); }
   bool cancel(std::string msg) const { return state_->cancel(std::move(msg)); }
 
+  // On a task these raise RuntimeError, as asyncio's Task does: only its coroutine completes it.
   template <class U = T>
     requires(!std::is_void_v<U>)
   void set_result(U value) const {
+    reject_task("set_result");
     state_->set_result(std::move(value));
   }
   template <class U = T>
     requires std::is_void_v<U>
   void set_result() const {
+    reject_task("set_result");
     state_->set_result();
   }
-  void set_exception(std::exception_ptr e) const { state_->set_exception(std::move(e)); }
+  void set_exception(std::exception_ptr e) const {
+    reject_task("set_exception");
+    state_->set_exception(std::move(e));
+  }
   template <class E>
     requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
   void set_exception(E&& e) const {
+    reject_task("set_exception");
     state_->set_exception(std::make_exception_ptr(std::forward<E>(e)));
   }
 
@@ -211,6 +222,9 @@ class Future {
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
 
  protected:
+  void reject_task(const char* what) const {
+    if (state_->as_task()) throw RuntimeError(std::string("Task does not support ") + what + " operation");
+  }
   std::shared_ptr<state_type> state_;
 };
 

@@ -42,6 +42,8 @@ class TaskCore {
   // Called from the awaiters (future.h): park the task on `fut`, or yield one iteration.
   void suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at);
   void yield_once(std::coroutine_handle<> resume_at);
+  // Queues a step with call_soon (create_task's first step, sleep(0)'s resumption).
+  void schedule_step();
   void throw_if_injected();
   // The loop is closing and this task never finished: drop its frame (the loop reports it).
   void abandon() noexcept;
@@ -50,6 +52,9 @@ class TaskCore {
   void finish_cancelled(std::exception_ptr cancelled_error);
 
   std::size_t registry_index = 0;  // position in the loop's task registry
+  // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them
+  // as "destroyed but pending" when their loop closes (the caller saw the run stop).
+  bool log_destroy_pending = true;
 
   // The task whose step is running on the running loop of this thread, or nullptr.
   static TaskCore* current() noexcept;

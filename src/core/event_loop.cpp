@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "qaio/signals.h"
 #include "ready_queue.h"
 #include "selector.h"
 #include "threadsafe_queue.h"
@@ -110,13 +111,14 @@ void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
   if (closed_) return;
   on_close();
+  detail::close_loop_signals(*this);  // restores signal dispositions and masks (signals.cpp)
   closed_ = true;
   closing_ = true;  // destructors run below may still try to schedule: drop those calls quietly
   // Tasks that never finished: report them as asyncio's Task.__del__ does, then drop their frames.
   std::vector<std::shared_ptr<detail::FutureBase>> pending;
   pending.swap(tasks_);
   for (auto& t : pending) {
-    if (!t->done()) {
+    if (!t->done() && t->as_task()->log_destroy_pending) {
       ErrorContext ctx;
       ctx.message = "Task was destroyed but it is pending!";
       ctx.task = AnyTask(t);
@@ -143,10 +145,18 @@ void EventLoop::close() {
   fds_.clear();
   if (default_executor_) default_executor_->shutdown(false);
   selector_->close();
+  // From now on scheduling raises "Event loop is closed" instead of being dropped quietly.
+  closing_ = false;
 }
 
 void EventLoop::check_closed() const {
   if (closed_) throw RuntimeError("Event loop is closed");
+}
+
+void EventLoop::check_running() const {
+  if (running_) throw RuntimeError("This event loop is already running");
+  if (detail::running_loop() != nullptr)
+    throw RuntimeError("Cannot run the event loop while another loop is running");
 }
 
 void EventLoop::check_thread(const char* what) const {
@@ -157,8 +167,7 @@ void EventLoop::check_thread(const char* what) const {
 
 EventLoop::RunningScope::RunningScope(EventLoop& loop) : loop_(loop), previous_(detail::running_loop()) {
   loop.check_closed();
-  if (loop.running_) throw RuntimeError("This event loop is already running");
-  if (previous_ != nullptr) throw RuntimeError("Cannot run the event loop while another loop is running");
+  loop.check_running();
   loop.running_ = true;
   loop.thread_id_ = std::this_thread::get_id();
   detail::set_running_loop(&loop);
@@ -286,7 +295,7 @@ void EventLoop::start_task(std::shared_ptr<detail::FutureBase> task) {
     AnyTask view(task);
     task_factory_(*this, view);
   }
-  schedule_soon([task = std::move(task)] { task->as_task()->step(); });
+  core->schedule_step();
 }
 
 void EventLoop::unregister_task(detail::TaskCore& task) noexcept {
@@ -373,6 +382,22 @@ void EventLoop::update_fd(int fd) {
 
 int EventLoop::selector_fd() const noexcept { return selector_->epoll_fd(); }
 
+int EventLoop::watched_events(int fd) const noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return 0;
+  const std::uint32_t r = fds_[static_cast<std::size_t>(fd)].registered;
+  return ((r & EPOLLIN) ? EVENT_READ : 0) | ((r & EPOLLOUT) ? EVENT_WRITE : 0);
+}
+
+Handle EventLoop::reader_handle(int fd) const noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return Handle();
+  return Handle(fds_[static_cast<std::size_t>(fd)].reader, true);
+}
+
+Handle EventLoop::writer_handle(int fd) const noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return Handle();
+  return Handle(fds_[static_cast<std::size_t>(fd)].writer, true);
+}
+
 // ---- the iteration ----------------------------------------------------------------------------
 
 void EventLoop::process_io(double timeout) {
@@ -411,6 +436,7 @@ void EventLoop::process_io(double timeout) {
 
 void EventLoop::run_once(double max_block, double slice_end) {
   if (batch_remaining_ == 0) {
+    ++iterations_;
     drop_cancelled_timers();
     double timeout = -1;
     if (!ready_->empty() || stopping_) {
@@ -475,7 +501,10 @@ void EventLoop::run_handle(HandleState* h) {
     if (took >= slow_callback_duration_) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.3f", took);
-      log_warning("Executing " + Handle(h, true).repr() + " took " + buf + " seconds");
+      // A task step is shown as the task itself (asyncio's _format_handle).
+      std::string what = h->callback.describe();
+      if (what.rfind("<Task ", 0) != 0) what = Handle(h, true).repr();
+      log_warning("Executing " + what + " took " + buf + " seconds");
     }
   }
 }

@@ -19,9 +19,8 @@ struct RunDoneCallback {
 
 FutureBase::~FutureBase() {
   if (log_traceback_ && exception_) {
-    const bool is_task = as_task() != nullptr;
     ErrorContext ctx;
-    ctx.message = std::string(is_task ? "Task" : "Future") + " exception was never retrieved";
+    ctx.message = std::string(is_task_ ? "Task" : "Future") + " exception was never retrieved";
     ctx.exception = exception_;
     report_to_live_loop(loop_, ctx);
   }
@@ -41,9 +40,10 @@ const char* FutureBase::state_name() const noexcept {
 
 std::string FutureBase::repr() const { return std::string("<Future ") + state_name() + ">"; }
 
-void FutureBase::ensure_pending(const char* what) const {
-  if (state_ != State::pending)
-    throw InvalidStateError(std::string("invalid state: ") + what + "() on a " + state_name() + " future");
+void FutureBase::ensure_pending(const char*) const {
+  // CPython's text: f'{self._state}: {self!r}', e.g. "FINISHED: <Future finished result=1>".
+  if (state_ == State::finished) throw InvalidStateError("FINISHED: " + repr());
+  if (state_ == State::cancelled) throw InvalidStateError("CANCELLED: " + repr());
 }
 
 std::exception_ptr FutureBase::make_cancelled_error() const {

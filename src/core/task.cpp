@@ -31,6 +31,7 @@ struct TaskWakeup {
 }  // namespace
 
 TaskCore::TaskCore(FutureBase& self, std::string name) : self_(self), name_(std::move(name)) {
+  self_.is_task_ = true;
   std::uint64_t n = task_counter.fetch_add(1, std::memory_order_relaxed) + 1;
   if (name_.empty()) name_ = "Task-" + std::to_string(n);
 }
@@ -49,6 +50,7 @@ int TaskCore::uncancel() noexcept {
 }
 
 bool TaskCore::cancel_task(std::optional<std::string> msg) {
+  self_.log_traceback_ = false;  // asyncio: cancelling counts as looking at the outcome
   if (self_.done()) return false;
   ++num_cancels_requested_;
   if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;  // the wakeup throws CancelledError
@@ -69,8 +71,10 @@ void TaskCore::suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at) {
 
 void TaskCore::yield_once(std::coroutine_handle<> resume_at) {
   resume_point_ = resume_at;
-  self_.loop().schedule_soon(TaskStep{self_.shared_from_this()});
+  schedule_step();
 }
+
+void TaskCore::schedule_step() { self_.loop().schedule_soon(TaskStep{self_.shared_from_this()}); }
 
 void TaskCore::throw_if_injected() {
   if (inject_) std::rethrow_exception(std::exchange(inject_, nullptr));
