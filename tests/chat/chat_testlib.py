@@ -49,13 +49,15 @@ class QaioServer:
     """qaio-chat-server on a kernel-chosen port; .port is read from its 'listening on' line."""
 
     def __init__(self, binary, *args):
+        # The log goes to a file: an unread pipe would fill up and block the server.
+        self.log = tempfile.NamedTemporaryFile(prefix="qaio-chat-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen([binary, "--port", "0", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         m = re.search(r":(\d+)$", line.strip())
         if not m:
             self.proc.kill()
-            raise Failure(f"server did not report its port: {line!r} {self.proc.stderr.read()}")
+            raise Failure(f"server did not report its port: {line!r} {self.stderr_text()}")
         self.port = int(m.group(1))
 
     def stop(self, sig=signal.SIGTERM):
@@ -69,7 +71,8 @@ class QaioServer:
         return self.proc.returncode
 
     def stderr_text(self):
-        return self.proc.stderr.read() if self.proc.stderr else ""
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
 
 
 class Ngircd:

@@ -1,6 +1,8 @@
 // net_server.cpp: per-connection coroutines, the SendQ bound and the tick timer (see net_server.h).
 #include "net_server.h"
 
+#include <sys/socket.h>
+
 #include <vector>
 
 #include "chat/line_splitter.h"
@@ -37,6 +39,13 @@ void NetServer::close(ClientId id) {
 qaio::Coro<void> NetServer::serve_client(qaio::StreamReader reader, qaio::StreamWriter writer) {
   std::string peer = "unknown";
   if (auto info = writer.get_extra_info("peername"); info && info.is_address()) peer = info.address().host();
+  if (auto sock = writer.get_extra_info("socket"); sock && sock.is_fd()) {
+    // Bound what the kernel buffers for a client too (autotuning would let it grow to MBs), so
+    // the SendQ limit, not the kernel, decides when a reader is too slow, and memory per client
+    // stays predictable.
+    int sndbuf = 64 * 1024;
+    ::setsockopt(sock.fd(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  }
   const ClientId id = state_.add_client(peer, loop_.time());
   conns_.emplace(id, Conn{writer, peer, std::nullopt});
   log(LogLevel::info, "client " + std::to_string(id) + " connected from " + peer);
