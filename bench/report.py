@@ -158,6 +158,12 @@ def headline(results, skips):
         out.append(f"| {title.split(':')[0]} {workload.split('_', 1)[1]} | {qs} | {qqs} | {bps} | {ratio} | {tgt} | "
                    f"{', '.join(met) or '-'} |")
     out += w4_headline(results, skips)
+    task, frame = mem_value(results, "task", "qaio"), mem_value(results, "frame", "qaio")
+    if task is not None and frame is not None:
+        peer = mem_value(results, "task", "asyncio")
+        out.append(f"| Memory per idle task beyond its frame | {task - frame:,.0f} B | (same core) | "
+                   f"{'asyncio %s B (whole task)' % format(peer, ',.0f') if peer else '-'} | - | <= 256 B | "
+                   f"{'yes' if task - frame <= 256 else 'no'} |")
     out.append("")
     return out
 
@@ -239,6 +245,68 @@ def w4_headline(results, skips):
     return rows
 
 
+W5_WORKLOADS = [("w1_chain", "W1 chain, 10M"), ("w1_batch", "W1 batch, 1M"), ("w2_timers", "W2, 1M timers")]
+
+
+def w5_table(results, skips):
+    out = ["## W5: Qt coexistence", "",
+           "qaio under Qt runs the workload while a 5 ms `Qt::PreciseTimer` stands for the UI: its "
+           "lateness (gap between two ticks minus 5 ms) is what a paint or input event would wait. "
+           "Counted from the loop's first callback (scheduling the work up front is the caller's time). "
+           "Target: worst < 16 ms (one frame). Wall-clock figures: on a loaded machine they include "
+           "the time other processes held the pinned CPU.", ""]
+    out.append("| workload | worst lateness | p99 lateness | ticks | target met |")
+    out.append("|---|---|---|---|---|")
+    for w, label in W5_WORKLOADS:
+        runs = results.get((f"w5_{w}", "qaio-qt"))
+        if not runs:
+            out.append(f"| {label} | {why_missing(f'w5_{w}', 'qaio-qt', skips)} | | | |")
+            continue
+        b = best(runs)
+        out.append(f"| {label} | **{b['value']:.1f} ms** | {b.get('p99_ms', float('nan')):.1f} ms | "
+                   f"{int(b.get('n', 0))} | {'yes' if b['value'] < 16 else 'no'} |")
+    out.append("")
+    return out
+
+
+MEM_SYSTEMS = [("qaio", "qaio"), ("asio", "asio"), ("uvloop", "Python uvloop"), ("asyncio", "Python asyncio")]
+MEM_KINDS = [("task", "idle task"), ("timer", "pending timer"), ("connection", "idle connection (server side)")]
+
+
+def mem_value(results, kind, system):
+    runs = results.get((f"mem_{kind}", system))
+    return best(runs)["value"] if runs else None
+
+
+def mem_table(results, skips):
+    out = ["## Memory", "",
+           "Heap bytes per object while 100k of them are alive (8k for connections: 100k loopback "
+           "connections would exhaust the ephemeral ports). C++: growth of glibc's in-use heap "
+           "(mallinfo2); Python: tracemalloc, which does not see uvloop's C allocations. "
+           "A task is parked on a future that never completes.", ""]
+    out.append("| system | " + " | ".join(label for _, label in MEM_KINDS) + " |")
+    out.append("|---|" + "---|" * len(MEM_KINDS))
+    for system, label in MEM_SYSTEMS:
+        cells = []
+        for kind, _ in MEM_KINDS:
+            v = mem_value(results, kind, system)
+            if v is not None:
+                cells.append(f"**{v:,.0f} B**")
+            elif kind == "connection" and system != "qaio":
+                cells.append("not measured")
+            else:
+                cells.append(why_missing(f"mem_{kind}", system, skips))
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    task, frame = mem_value(results, "task", "qaio"), mem_value(results, "frame", "qaio")
+    if task is not None and frame is not None:
+        beyond = task - frame
+        out += ["", f"qaio's idle task: {task:,.0f} B, of which the coroutine frame is {frame:,.0f} B: "
+                f"**{beyond:,.0f} B beyond its frame** (target <= 256 B: "
+                f"{'met' if beyond <= 256 else 'not met'})."]
+    out.append("")
+    return out
+
+
 def micro_table(path):
     out = ["## Micro-benchmarks of the core (Google Benchmark, `qaio_micro`)", ""]
     if not path or not os.path.exists(path):
@@ -284,7 +352,9 @@ def main():
     lines += ["## Workloads", ""]
     for workload, title, unit in WORKLOADS:
         lines += workload_table(workload, title, unit, results, skips)
+    lines += w5_table(results, skips)
     lines += w4_tables(results, skips)
+    lines += mem_table(results, skips)
     lines += micro_table(args.micro)
     with open(args.out, "w") as f:
         f.write("\n".join(lines))

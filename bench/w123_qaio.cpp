@@ -1,8 +1,9 @@
 // bench/w123_qaio.cpp: issue 8's W1-W3 on qaio, one workload per process so that each figure
 // starts from a fresh heap, like the peers' programs.
 //
-//   bench_w123_qaio <standalone|qt> <w1_chain|w1_batch|w2_timers|w3_spawn|w3_pingpong> [n]
+//   bench_w123_qaio <standalone|qt|qt-probe> <w1_chain|w1_batch|w2_timers|w3_spawn|w3_pingpong> [n]
 //
+// qt-probe is W5: the workload under Qt while a 5 ms QTimer measures how late Qt events get.
 // The workloads themselves live in qaio_workloads.h (shared with the Google Benchmark program);
 // "qt" runs them on qaio::qt::QtEventLoop inside a QCoreApplication when the Qt driver is built.
 #include <cstdio>
@@ -15,12 +16,59 @@
 
 #if defined(QAIO_BENCH_WITH_QT) && __has_include(<qaio/qt/qt_event_loop.h>)
 #include <QCoreApplication>
+#include <QTimer>
+#include <algorithm>
+#include <chrono>
+#include <vector>
 
 #include "qaio/qt/qt_event_loop.h"
 #define QAIO_BENCH_QT_AVAILABLE 1
 #endif
 
 namespace {
+
+#ifdef QAIO_BENCH_QT_AVAILABLE
+// W5's stand-in for the UI: a 5 ms precise QTimer. Its lateness (the gap between two ticks minus
+// the interval) is the delay a paint or input event would see while qaio floods the thread.
+class LatenessProbe {
+ public:
+  static constexpr double kIntervalMs = 5.0;
+  LatenessProbe() {
+    timer_.setTimerType(Qt::PreciseTimer);
+    timer_.setInterval(static_cast<int>(kIntervalMs));
+    QObject::connect(&timer_, &QTimer::timeout, [this] { tick(); });
+  }
+  // Starts measuring. Called from the loop's first callback: the time the workload spends
+  // scheduling its work before the loop runs is the caller's, not the loop's, so it is not counted.
+  void arm() {
+    last_ = std::chrono::steady_clock::now();
+    timer_.start();
+  }
+  void report(const std::string& workload) {
+    timer_.stop();
+    if (lateness_ms_.empty()) {
+      // The workload never returned to Qt: that is the worst lateness there is.
+      std::printf("RESULT w5_%s qaio-qt inf ms p99_ms=inf n=0\n", workload.c_str());
+      return;
+    }
+    std::sort(lateness_ms_.begin(), lateness_ms_.end());
+    const double p99 = lateness_ms_[std::min(lateness_ms_.size() - 1, lateness_ms_.size() * 99 / 100)];
+    std::printf("RESULT w5_%s qaio-qt %.3f ms p99_ms=%.3f n=%zu\n", workload.c_str(), lateness_ms_.back(), p99,
+                lateness_ms_.size());
+  }
+
+ private:
+  void tick() {
+    const auto now = std::chrono::steady_clock::now();
+    const double gap = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    lateness_ms_.push_back(std::max(0.0, gap - kIntervalMs));
+  }
+  QTimer timer_;
+  std::chrono::steady_clock::time_point last_;
+  std::vector<double> lateness_ms_;
+};
+#endif
 
 int run_workload(qaio::EventLoop& loop, const std::string& system, const std::string& workload, int argc,
                  char** argv) {
@@ -60,7 +108,7 @@ int run_workload(qaio::EventLoop& loop, const std::string& system, const std::st
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s <standalone|qt> <w1_chain|w1_batch|w2_timers|w3_spawn|w3_pingpong> [n]\n",
+    std::fprintf(stderr, "usage: %s <standalone|qt|qt-probe> <w1_chain|w1_batch|w2_timers|w3_spawn|w3_pingpong> [n]\n",
                  argv[0]);
     return 2;
   }
@@ -77,6 +125,22 @@ int main(int argc, char** argv) {
       QCoreApplication app(qargc, argv);
       qaio::qt::QtEventLoop loop;
       return run_workload(loop, "qaio-qt", workload, argc, argv);
+#else
+      std::fprintf(stderr, "qaio was built without its Qt driver: no qt mode\n");
+      return 4;
+#endif
+    }
+    if (mode == "qt-probe") {
+#ifdef QAIO_BENCH_QT_AVAILABLE
+      // W5: the same workload under Qt, with the lateness probe running beside it.
+      int qargc = 1;
+      QCoreApplication app(qargc, argv);
+      qaio::qt::QtEventLoop loop;
+      LatenessProbe probe;
+      loop.call_soon([&probe] { probe.arm(); });
+      const int rc = run_workload(loop, "qaio-qt-probed", workload, argc, argv);
+      probe.report(workload);
+      return rc;
 #else
       std::fprintf(stderr, "qaio was built without its Qt driver: no qt mode\n");
       return 4;

@@ -120,6 +120,21 @@ for w in w3_spawn w3_pingpong; do
   run "$w/asyncio" "$PYTHON" bench/w123_asyncio.py asyncio $w "$(n 100000)"
 done
 
+echo "==== bench.sh: W5 Qt coexistence (a 5 ms QTimer's lateness while qaio works under Qt) ===="
+run "w5_w1_chain/qaio-qt" "$BIN/bench_w123_qaio" qt-probe w1_chain "$(n 10000000)"
+run "w5_w1_batch/qaio-qt" "$BIN/bench_w123_qaio" qt-probe w1_batch "$(n 1000000)"
+run "w5_w2_timers/qaio-qt" "$BIN/bench_w123_qaio" qt-probe w2_timers "$(n 1000000)"
+
+echo "==== bench.sh: memory per idle task / pending timer / idle connection ===="
+for what in task frame timer connection; do
+  run "mem_$what/qaio" "$BIN/bench_mem_qaio" $what
+done
+for what in task timer; do
+  run "mem_$what/asio" "$BIN/bench_mem_asio" $what
+  run "mem_$what/uvloop" "$PYTHON" bench/mem_asyncio.py uvloop $what
+  run "mem_$what/asyncio" "$PYTHON" bench/mem_asyncio.py asyncio $what
+done
+
 echo "==== bench.sh: W4 TCP echo on loopback (one run per cell) ===="
 # Server and load generator share the pinned CPU; the generator reads the server's CPU time.
 W4_SECONDS=${QAIO_BENCH_W4_SECONDS:-2}
