@@ -80,6 +80,7 @@ class Ngircd:
 
     def __init__(self, port=None):
         self.dir = tempfile.mkdtemp(prefix="qaio-ngircd-")
+        os.chmod(self.dir, 0o777)  # ngircd started as root drops to "nobody" before writing its pid file
         self.port = port or free_port()
         self.conf = os.path.join(self.dir, "ngircd.conf")
         with open(self.conf, "w") as f:
@@ -127,7 +128,8 @@ class PyClient:
         self.welcomed = False
 
     def record(self, event):
-        src = event.source.nick if event.source and "!" in str(event.source) else str(event.source or "")
+        src = str(event.source or "")
+        src = irc.client.NickMask(src).nick if "!" in src else src
         self.events.append((event.type, src, event.target, list(event.arguments)))
         if event.type == "welcome":
             self.welcomed = True

@@ -38,6 +38,7 @@ void ChatSession::set_status(SessionStatus s, const std::string& detail) {
 }
 
 void ChatSession::write(std::string line) {
+  if (quitting_ && writer_) return;  // after QUIT the write side is shut (write_eof): nothing more goes out
   if (!writer_ || writer_->is_closing()) {
     ChatEvent e;
     e.kind = ChatEvent::Kind::error;
@@ -60,12 +61,14 @@ InputResult ChatSession::input(std::string_view text, std::string_view current) 
 }
 
 void ChatSession::quit(std::string_view reason) {
+  if (quitting_) return;
   if (writer_ && !writer_->is_closing()) state_.quit(reason);
   finish_quit();
 }
 
 void ChatSession::finish_quit() {
   quitting_ = true;
+  wake_.set();
   if (!writer_ || writer_->is_closing()) return;
   // Half-close after the QUIT: the server answers ERROR and closes, which ends the read loop.
   // A server that does neither is cut off after 2 s.
@@ -124,6 +127,7 @@ qaio::Coro<void> ChatSession::connect_once() {
 
 qaio::Coro<void> ChatSession::run() {
   quitting_ = false;
+  wake_.clear();
   int failures = 0;
   for (;;) {
     std::exception_ptr cancelled;
@@ -175,13 +179,19 @@ qaio::Coro<void> ChatSession::run() {
     set_status(SessionStatus::waiting,
                std::string("reconnecting in ") + buf + " s (attempt " + std::to_string(failures) + "): " + reason);
     try {
-      co_await qaio::sleep(delay);
+      // quit() during the wait ends it at once (wake_), rather than after a 30 s backoff.
+      co_await qaio::timeout(delay, wake_.wait());
+    } catch (const qaio::TimeoutError&) {
     } catch (const qaio::CancelledError&) {
       cancelled = std::current_exception();
     }
     if (cancelled) {
       set_status(SessionStatus::disconnected, "disconnected");
       std::rethrow_exception(cancelled);
+    }
+    if (quitting_) {
+      set_status(SessionStatus::disconnected, "quit");
+      co_return;
     }
   }
 }

@@ -20,6 +20,7 @@
 #include "chat/input.h"
 #include "qaio/coro.h"
 #include "qaio/streams.h"
+#include "qaio/sync.h"
 
 namespace chat {
 
@@ -76,6 +77,7 @@ class ChatSession {
   StatusHandler on_status_;
   ClientState state_;
   std::optional<qaio::StreamWriter> writer_;
+  qaio::Event wake_;  // set by quit(): ends a reconnect wait early
   SessionStatus status_ = SessionStatus::disconnected;
   bool quitting_ = false;
   bool registered_this_connection_ = false;
