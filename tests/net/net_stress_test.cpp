@@ -1,0 +1,154 @@
+// net_stress_test.cpp: scale and fd accounting on both loops: 10,000 concurrent connections to
+// one qaio echo server, each getting its own bytes back; 10,000 connect/close cycles that leave
+// the fd count where it started.
+//
+// The 10k clients run in a forked child with its own SelectorEventLoop, so that the server
+// process needs only one fd per connection (the hard RLIMIT_NOFILE here is 20,000).
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "net_test_util.h"
+
+QAIO_LOOP_SUITE(NetStress);
+
+namespace {
+constexpr int kConnections = 10000;
+
+void raise_nofile() {
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+std::string payload_for(int i) { return "client-" + std::to_string(i) + "-" + std::string(static_cast<std::size_t>(i % 97), 'x') + "\n"; }
+
+// The child's client: all connections open at once, then each writes and reads its own line.
+qaio::Coro<int> many_clients(std::uint16_t port) {
+  std::vector<std::pair<qaio::StreamReader, qaio::StreamWriter>> conns;
+  conns.reserve(kConnections);
+  for (int i = 0; i < kConnections; i += 500) {
+    std::vector<qaio::Task<std::pair<qaio::StreamReader, qaio::StreamWriter>>> batch;
+    for (int j = i; j < std::min(kConnections, i + 500); ++j)
+      batch.push_back(qaio::get_running_loop().create_task(qaio::open_connection("127.0.0.1", port)));
+    for (auto& t : batch) conns.push_back(co_await t);
+  }
+  for (int i = 0; i < kConnections; ++i) conns[static_cast<std::size_t>(i)].second.write(payload_for(i));
+  int bad = 0;
+  for (int i = 0; i < kConnections; ++i) {
+    std::string line = co_await conns[static_cast<std::size_t>(i)].first.readline();
+    if (line != payload_for(i)) {
+      if (bad++ < 3) std::fprintf(stderr, "client %d got '%s'\n", i, line.c_str());
+    }
+  }
+  for (auto& c : conns) c.second.close();
+  for (auto& c : conns) co_await c.second.wait_closed();
+  co_return bad;
+}
+
+// Echo that counts how many connections are open at the same time.
+struct CountingEcho : qaio::Protocol {
+  qaio::Transport* t = nullptr;
+  int* live;
+  int* peak;
+  CountingEcho(int* l, int* p) : live(l), peak(p) {}
+  void connection_made(qaio::Transport& tr) override {
+    t = &tr;
+    *peak = std::max(*peak, ++*live);
+  }
+  void data_received(std::string_view d) override { t->write(d); }
+  void connection_lost(std::exception_ptr) override { --*live; }
+};
+
+qaio::Coro<int> wait_child(pid_t pid) {
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) co_return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    co_await qaio::sleep(0.01);
+  }
+}
+}  // namespace
+
+TYPED_TEST(NetStress, TenThousandConcurrentConnections) {
+  auto& loop = this->loop;
+  raise_nofile();
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  ASSERT_GE(rl.rlim_cur, static_cast<rlim_t>(kConnections + 200)) << "RLIMIT_NOFILE too low for this test";
+  int live = 0, peak = 0;
+  auto server = loop.run_until_complete(loop.create_server(
+      [&] { return std::make_shared<CountingEcho>(&live, &peak); }, "127.0.0.1", 0, {.backlog = 4096}));
+  std::uint16_t port = server->sockets().at(0).port();
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int rc = 1;
+    try {
+      qaio::SelectorEventLoop client_loop;
+      rc = client_loop.run_until_complete(many_clients(port)) == 0 ? 0 : 1;
+      client_loop.close();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      rc = 2;
+    }
+    std::fflush(nullptr);
+    ::_exit(rc);
+  }
+  double start = loop.time();
+  int rc = loop.run_until_complete(wait_child(pid));
+  double took = loop.time() - start;
+  std::printf("[ figures  ] %d concurrent connections echoed in %.2f s (peak open %d)\n", kConnections, took, peak);
+  EXPECT_EQ(rc, 0) << "some client did not get its own bytes back";
+  EXPECT_EQ(peak, kConnections) << "the connections were not all open at once";
+  loop.run_until_complete(nettest::wait_until([&] { return live == 0; }, 30));
+  EXPECT_EQ(live, 0);
+  server->close();
+  loop.run_until_complete(server->wait_closed());
+}
+
+namespace {
+// Completes `lost` in connection_lost, so a cycle waits exactly as long as the close takes.
+struct LostSignal : qaio::Protocol {
+  qaio::Future<> lost;
+  explicit LostSignal(qaio::Future<> f) : lost(std::move(f)) {}
+  void connection_lost(std::exception_ptr) override { lost.set_result(); }
+};
+
+qaio::Coro<void> cycles(qaio::EventLoop& loop, std::uint16_t port, int n) {
+  for (int i = 0; i < n; ++i) {
+    qaio::Future<> lost = loop.create_future();
+    auto [tr, proto] = co_await loop.create_connection([lost] { return std::make_shared<LostSignal>(lost); },
+                                                       "127.0.0.1", port);
+    tr->close();
+    co_await lost;
+  }
+}
+}  // namespace
+
+TYPED_TEST(NetStress, TenThousandConnectCloseCyclesKeepFdCount) {
+  auto& loop = this->loop;
+  int accepted_lost = 0;
+  struct Closer : qaio::Protocol {
+    int* lost;
+    explicit Closer(int* l) : lost(l) {}
+    void connection_lost(std::exception_ptr) override { ++*lost; }
+  };
+  auto server = loop.run_until_complete(
+      loop.create_server([&] { return std::make_shared<Closer>(&accepted_lost); }, "127.0.0.1", 0));
+  std::uint16_t port = server->sockets().at(0).port();
+  loop.run_until_complete(cycles(loop, port, 10));  // warm up lazily created fds (executor, ...)
+  loop.run_until_complete(nettest::wait_until([&] { return accepted_lost == 10; }));
+  int before = nettest::open_fd_count();
+  double start = loop.time();
+  loop.run_until_complete(cycles(loop, port, 10000));
+  loop.run_until_complete(nettest::wait_until([&] { return accepted_lost == 10010; }, 30));
+  std::printf("[ figures  ] 10000 connect/close cycles in %.2f s\n", loop.time() - start);
+  EXPECT_EQ(accepted_lost, 10010);
+  EXPECT_EQ(nettest::open_fd_count(), before);
+  server->close();
+  loop.run_until_complete(server->wait_closed());
+}
