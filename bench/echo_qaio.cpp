@@ -1,7 +1,9 @@
 // bench/echo_qaio.cpp: W4's echo server on qaio, with either API and either driver:
 //
-//   bench_echo_qaio <standalone|qt> <protocol|streams> <port>
+//   bench_echo_qaio <standalone|qt|qt-probe> <protocol|streams> <port>
 //
+// qt-probe is W5 for W4: under Qt with a 5 ms QTimer measuring lateness (lateness_probe.h); on
+// SIGTERM it prints the probe's RESULT line (workload name from $QAIO_BENCH_W5_NAME) and exits.
 // protocol: a qaio::Protocol whose data_received writes the bytes back (asyncio's EchoProtocol).
 // streams:  one task per connection: read(64 KiB), write, drain, like asyncio's stream echo.
 #include <cstdio>
@@ -18,7 +20,9 @@
 
 #if defined(QAIO_BENCH_WITH_QT) && __has_include(<qaio/qt/qt_event_loop.h>)
 #include <QCoreApplication>
+#include <csignal>
 
+#include "lateness_probe.h"
 #include "qaio/qt/qt_event_loop.h"
 #define QAIO_BENCH_QT_AVAILABLE 1
 #endif
@@ -89,6 +93,22 @@ int main(int argc, char** argv) {
       QCoreApplication app(qargc, argv);
       qaio::qt::QtEventLoop loop;
       qaio::set_event_loop(&loop);
+      loop.run_until_complete(serve(&loop, api, port));
+      return 0;
+    }
+    if (mode == "qt-probe") {
+      int qargc = 1;
+      QCoreApplication app(qargc, argv);
+      qaio::qt::QtEventLoop loop;
+      qaio::set_event_loop(&loop);
+      bench::LatenessProbe probe;
+      loop.call_soon([&probe] { probe.arm(); });
+      const char* name = std::getenv("QAIO_BENCH_W5_NAME");
+      const std::string workload = name ? name : "w4";
+      loop.add_signal_handler(SIGTERM, [&probe, workload] {
+        probe.report(workload);
+        std::_Exit(0);  // the server has no state worth a clean shutdown
+      });
       loop.run_until_complete(serve(&loop, api, port));
       return 0;
     }

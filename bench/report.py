@@ -245,7 +245,10 @@ def w4_headline(results, skips):
     return rows
 
 
-W5_WORKLOADS = [("w1_chain", "W1 chain, 10M"), ("w1_batch", "W1 batch, 1M"), ("w2_timers", "W2, 1M timers")]
+W5_WORKLOADS = [("w1_chain", "W1 chain, 10M"), ("w1_batch", "W1 batch, 1M"), ("w2_timers", "W2, 1M timers"),
+                ("w4_c100_s64", "W4 echo server (protocol), 100 conns, 64 B"),
+                ("w4_c100_s16384", "W4 echo server (protocol), 100 conns, 16 KiB"),
+                ("w4_c1000_s64", "W4 echo server (protocol), 1000 conns, 64 B")]
 
 
 def w5_table(results, skips):

@@ -16,59 +16,14 @@
 
 #if defined(QAIO_BENCH_WITH_QT) && __has_include(<qaio/qt/qt_event_loop.h>)
 #include <QCoreApplication>
-#include <QTimer>
-#include <algorithm>
-#include <chrono>
-#include <vector>
 
+#include "lateness_probe.h"
 #include "qaio/qt/qt_event_loop.h"
 #define QAIO_BENCH_QT_AVAILABLE 1
 #endif
 
 namespace {
 
-#ifdef QAIO_BENCH_QT_AVAILABLE
-// W5's stand-in for the UI: a 5 ms precise QTimer. Its lateness (the gap between two ticks minus
-// the interval) is the delay a paint or input event would see while qaio floods the thread.
-class LatenessProbe {
- public:
-  static constexpr double kIntervalMs = 5.0;
-  LatenessProbe() {
-    timer_.setTimerType(Qt::PreciseTimer);
-    timer_.setInterval(static_cast<int>(kIntervalMs));
-    QObject::connect(&timer_, &QTimer::timeout, [this] { tick(); });
-  }
-  // Starts measuring. Called from the loop's first callback: the time the workload spends
-  // scheduling its work before the loop runs is the caller's, not the loop's, so it is not counted.
-  void arm() {
-    last_ = std::chrono::steady_clock::now();
-    timer_.start();
-  }
-  void report(const std::string& workload) {
-    timer_.stop();
-    if (lateness_ms_.empty()) {
-      // The workload never returned to Qt: that is the worst lateness there is.
-      std::printf("RESULT w5_%s qaio-qt inf ms p99_ms=inf n=0\n", workload.c_str());
-      return;
-    }
-    std::sort(lateness_ms_.begin(), lateness_ms_.end());
-    const double p99 = lateness_ms_[std::min(lateness_ms_.size() - 1, lateness_ms_.size() * 99 / 100)];
-    std::printf("RESULT w5_%s qaio-qt %.3f ms p99_ms=%.3f n=%zu\n", workload.c_str(), lateness_ms_.back(), p99,
-                lateness_ms_.size());
-  }
-
- private:
-  void tick() {
-    const auto now = std::chrono::steady_clock::now();
-    const double gap = std::chrono::duration<double, std::milli>(now - last_).count();
-    last_ = now;
-    lateness_ms_.push_back(std::max(0.0, gap - kIntervalMs));
-  }
-  QTimer timer_;
-  std::chrono::steady_clock::time_point last_;
-  std::vector<double> lateness_ms_;
-};
-#endif
 
 int run_workload(qaio::EventLoop& loop, const std::string& system, const std::string& workload, int argc,
                  char** argv) {
@@ -136,7 +91,7 @@ int main(int argc, char** argv) {
       int qargc = 1;
       QCoreApplication app(qargc, argv);
       qaio::qt::QtEventLoop loop;
-      LatenessProbe probe;
+      bench::LatenessProbe probe;
       loop.call_soon([&probe] { probe.arm(); });
       const int rc = run_workload(loop, "qaio-qt-probed", workload, argc, argv);
       probe.report(workload);

@@ -196,6 +196,40 @@ for conns in 1 100 1000; do
   done
 done
 
+echo "==== bench.sh: W5 with W4: QTimer lateness inside the qaio-under-Qt echo server ===="
+# w5_echo <conns> <bytes>: the server runs in qt-probe mode; SIGTERM makes it print its RESULT line.
+w5_echo() {
+  local conns=$1 bytes=$2 w="w5_w4_c$1_s$2"
+  W4_PORT=$((W4_PORT + 1))
+  local log="$BUILD/bench-server.log"
+  if [[ ! -x "$BIN/bench_echo_qaio" ]]; then
+    echo "SKIP $w/qaio-qt not-built" >>"$RAW"
+    return
+  fi
+  QAIO_BENCH_W5_NAME="w4_c${conns}_s${bytes}" taskset -c "$CPU" "$BIN/bench_echo_qaio" qt-probe protocol \
+    "$W4_PORT" >"$log" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 600; i++)); do
+    grep -q READY "$log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if grep -q READY "$log" && taskset -c "$CPU" "$BIN/bench_echo_loadgen" "$W4_PORT" "$conns" "$bytes" \
+    "$W4_SECONDS" "$pid" "$w" qaio-qt-probed >/dev/null 2>&1; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    grep '^RESULT ' "$log" >>"$RAW" || echo "SKIP $w/qaio-qt no-result" >>"$RAW"
+    echo "  $(grep '^RESULT ' "$log")"
+  else
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "SKIP $w/qaio-qt failed" >>"$RAW"
+  fi
+}
+w5_echo 100 64
+w5_echo 100 16384
+w5_echo 1000 64
+
 echo "==== bench.sh: writing bench/results.md ===="
 "$PYTHON" bench/report.py --raw "$RAW" --meta "$META" --micro "$BUILD/bench-micro.json" --out bench/results.md
 echo "bench.sh: wrote $ROOT/bench/results.md"
