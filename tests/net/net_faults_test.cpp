@@ -1,0 +1,215 @@
+// net_faults_test.cpp: fault cases, each with its defined error, while the same server keeps
+// serving other clients: peer reset mid-transfer, write after close, half-close, a reader past
+// its limit, and a listener hitting EMFILE (backs off without spinning, keeps its socket).
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "net_test_util.h"
+
+QAIO_LOOP_SUITE(NetFaults);
+
+namespace {
+// A streams server whose handler is chosen by the first line of each connection.
+struct Outcomes {
+  std::vector<std::string> errors;  // what the server-side handlers saw
+  int served = 0;                   // completed "echo" sessions
+};
+
+qaio::Coro<void> handle(qaio::StreamReader r, qaio::StreamWriter w, Outcomes* out) {
+  std::string cmd;
+  try {
+    cmd = co_await r.readline();
+    if (cmd == "echo\n") {
+      std::string line = co_await r.readline();
+      w.write(line);
+      co_await w.drain();
+      ++out->served;
+    } else if (cmd == "flood\n") {
+      // Writes until the peer resets: the error must surface on write/drain.
+      std::string chunk(1 << 16, 'f');
+      for (;;) {
+        w.write(chunk);
+        co_await w.drain();
+      }
+    } else if (cmd == "limit\n") {
+      try {
+        co_await r.readuntil("\n");
+      } catch (const qaio::LimitOverrunError& e) {
+        out->errors.push_back("LimitOverrunError consumed=" + std::to_string(e.consumed()));
+      }
+      // CPython keeps the data: the stream stays usable.
+      std::string rest = co_await r.readexactly(static_cast<long>(r.buffered()));
+      w.write("kept " + std::to_string(rest.size()) + "\n");
+      co_await w.drain();
+    } else if (cmd == "half\n") {
+      std::string all = co_await r.read();  // until the client's write_eof
+      w.write("got " + std::to_string(all.size()) + " after eof\n");
+      co_await w.drain();
+    }
+  } catch (const qaio::ConnectionError& e) {
+    out->errors.push_back(std::string("ConnectionError: ") + e.what());
+  }
+  w.close();
+}
+
+qaio::Coro<std::string> echo_once(std::uint16_t port, std::string text) {
+  auto [r, w] = co_await qaio::open_connection("127.0.0.1", port);
+  w.write("echo\n" + text + "\n");
+  std::string line = co_await r.readline();
+  w.close();
+  co_await w.wait_closed();
+  co_return line;
+}
+
+qaio::Coro<void> reset_mid_transfer(std::uint16_t port) {
+  auto [r, w] = co_await qaio::open_connection("127.0.0.1", port);
+  w.write("flood\n");
+  std::string first = co_await r.readexactly(1 << 20);  // mid-transfer
+  EXPECT_EQ(first.size(), 1u << 20);
+  linger lg{1, 0};
+  int fd = w.get_extra_info("socket").fd();
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  w.transport()->abort();  // close with linger 0: the server sees a reset
+  co_await qaio::sleep(0.05);
+}
+
+qaio::Coro<std::string> limit_client(std::uint16_t port) {
+  auto [r, w] = co_await qaio::open_connection("127.0.0.1", port);
+  w.write("limit\n" + std::string(100, 'L'));  // 100 bytes without a newline; server limit is 32
+  std::string reply = co_await r.readline();
+  w.close();
+  co_await w.wait_closed();
+  co_return reply;
+}
+
+qaio::Coro<std::string> half_close_client(std::uint16_t port) {
+  auto [r, w] = co_await qaio::open_connection("127.0.0.1", port);
+  w.write("half\n12345");
+  w.write_eof();
+  std::string reply = co_await r.readline();  // still reading after our EOF
+  std::string rest = co_await r.read();
+  w.close();
+  co_await w.wait_closed();
+  co_return reply + rest;
+}
+
+qaio::Coro<void> write_after_close(std::uint16_t port) {
+  auto [r, w] = co_await qaio::open_connection("127.0.0.1", port);
+  w.close();
+  w.write("too late");
+  EXPECT_THROW(co_await w.drain(), qaio::ConnectionResetError);
+}
+}  // namespace
+
+TYPED_TEST(NetFaults, FaultsGetTheirErrorsAndTheServerKeepsServing) {
+  auto& loop = this->loop;
+  Outcomes out;
+  auto server = loop.run_until_complete(qaio::start_server(
+      [&out](qaio::StreamReader r, qaio::StreamWriter w) { return handle(std::move(r), std::move(w), &out); },
+      "127.0.0.1", 0, 32));
+  std::uint16_t port = server->sockets().at(0).port();
+  EXPECT_EQ(loop.run_until_complete(echo_once(port, "first")), "first\n");
+
+  loop.run_until_complete(reset_mid_transfer(port));
+  loop.run_until_complete(nettest::wait_until([&] { return !out.errors.empty(); }));
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0].rfind("ConnectionError: ", 0), 0u) << out.errors[0];
+  EXPECT_EQ(loop.run_until_complete(echo_once(port, "after reset")), "after reset\n");
+
+  loop.run_until_complete(write_after_close(port));
+  EXPECT_EQ(loop.run_until_complete(echo_once(port, "after write-after-close")), "after write-after-close\n");
+
+  EXPECT_EQ(loop.run_until_complete(half_close_client(port)), "got 5 after eof\n");
+  EXPECT_EQ(loop.run_until_complete(echo_once(port, "after half-close")), "after half-close\n");
+
+  EXPECT_EQ(loop.run_until_complete(limit_client(port)), "kept 100\n");
+  ASSERT_EQ(out.errors.size(), 2u);
+  EXPECT_EQ(out.errors[1].rfind("LimitOverrunError", 0), 0u);
+  EXPECT_EQ(loop.run_until_complete(echo_once(port, "after limit")), "after limit\n");
+  loop.run_until_complete(nettest::wait_until([&] { return out.served == 5; }));
+  EXPECT_EQ(out.served, 5);
+  server->close();
+  loop.run_until_complete(server->wait_closed());
+}
+
+namespace {
+qaio::Coro<std::vector<std::string>> connect_and_echo(qaio::EventLoop& loop, std::vector<int> fds, std::uint16_t port) {
+  for (int fd : fds) co_await loop.sock_connect(fd, qaio::SocketAddress("127.0.0.1", port));
+  for (std::size_t i = 0; i < fds.size(); ++i) co_await loop.sock_sendall(fds[i], "ping " + std::to_string(i));
+  std::vector<std::string> replies;
+  for (int fd : fds) replies.push_back(co_await loop.sock_recv(fd, 64));
+  co_return replies;
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+}  // namespace
+
+// accept() failing with EMFILE: reported once per attempt, the listener is unwatched for a
+// while (no busy loop) and kept open; once fds are available again every client is served.
+TYPED_TEST(NetFaults, ListenerHittingEmfileBacksOffAndRecovers) {
+  auto& loop = this->loop;
+  this->capture_errors();
+  auto server = loop.run_until_complete(
+      loop.create_server([] { return std::make_shared<nettest::Echo>(); }, "127.0.0.1", 0));
+  std::uint16_t port = server->sockets().at(0).port();
+  // Client sockets first, then no fd left for accept().
+  std::vector<int> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(qaio::open_socket(AF_INET, SOCK_STREAM));
+  nettest::spin(loop);
+  rlimit saved{};
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  // Run a little with the limit at the current fd count: accept() gets EMFILE.
+  rlimit tight = saved;
+  // RLIMIT_NOFILE caps fd numbers, not counts: cap at the highest open fd, then fill the holes
+  // below it so that accept() has no number left.
+  int highest = 0;
+  for (int fd = 0; fd < 65536; ++fd)
+    if (::fcntl(fd, F_GETFD) >= 0) highest = fd;
+  tight.rlim_cur = static_cast<rlim_t>(highest + 1);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::dup(0)) >= 0;) fillers.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+  qaio::Task<std::vector<std::string>> echo = loop.create_task(connect_and_echo(loop, clients, port));
+  double cpu0 = cpu_seconds();
+  nettest::spin(loop, 0.6);
+  double cpu_used = cpu_seconds() - cpu0;
+  for (int fd : fillers) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_FALSE(echo.done());
+  ASSERT_FALSE(this->errors.empty());
+  EXPECT_EQ(this->errors[0].message, "socket.accept() out of system resource");
+  EXPECT_THROW(std::rethrow_exception(this->errors[0].exception), qaio::OSError);
+  EXPECT_LE(this->errors.size(), 2u) << "accept() was retried without backing off";
+  EXPECT_LT(cpu_used, 0.3) << "the loop spun while the listener could not accept";
+  EXPECT_TRUE(server->is_serving());
+  EXPECT_EQ(server->sockets().size(), 1u);
+  // The retry (after asyncio's 1 s delay) accepts every pending client.
+  auto replies = loop.run_until_complete(echo);
+  ASSERT_EQ(replies.size(), 3u);
+  for (std::size_t i = 0; i < replies.size(); ++i) EXPECT_EQ(replies[i], "ping " + std::to_string(i));
+  for (int fd : clients) ::close(fd);
+  server->close();
+  loop.run_until_complete(server->wait_closed());
+}
+
+// No SIGPIPE ever: writing to a reset peer through every write path.
+TYPED_TEST(NetFaults, NoSigpipeOnAnyWritePath) {
+  auto& loop = this->loop;
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  ::close(sv[1]);
+  EXPECT_THROW(loop.run_until_complete(loop.sock_sendall(sv[0], "x")), qaio::BrokenPipeError);
+  auto rec = std::make_shared<nettest::Recorder>();
+  rec->pause_in_connection_made = true;  // do not learn of the close by reading EOF first
+  auto [tr, p] = loop.run_until_complete(loop.connect_accepted_socket([rec] { return rec; }, sv[0]));
+  tr->write("still no signal");
+  loop.run_until_complete(nettest::wait_until([&] { return rec->lost == 1; }));
+  ASSERT_NE(rec->lost_exc, nullptr);
+  EXPECT_THROW(std::rethrow_exception(rec->lost_exc), qaio::ConnectionError);
+}
