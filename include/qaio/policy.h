@@ -12,6 +12,7 @@
 
 #include "qaio/coro.h"
 #include "qaio/event_loop.h"
+#include "qaio/signals.h"
 
 namespace qaio {
 
@@ -57,7 +58,14 @@ T run(Coro<T> main, bool debug = false) {
     EventLoop& loop;
     ~Finish() { detail::finish_run(loop); }
   } finish{*loop};
-  return loop->run_until_complete(std::move(main));
+  Task<T> task = loop->create_task(std::move(main));
+  detail::SigintCancelsTask sigint(*loop, task);  // Ctrl-C cancels `main` like asyncio.Runner (signals.h)
+  try {
+    return loop->run_until_complete(task);
+  } catch (const CancelledError&) {
+    sigint.raise_if_interrupted();
+    throw;
+  }
 }
 
 }  // namespace qaio
