@@ -58,7 +58,7 @@ ClientState::ClientState(Identity identity, Send send, Emit emit)
   for (const std::string& c : identity_.channels) add_wanted(c);
 }
 
-void ClientState::emit(ChatEvent::Kind kind, std::string target, std::string nick, std::string text, bool self) {
+void ClientState::report(ChatEvent::Kind kind, std::string target, std::string nick, std::string text, bool self) {
   ChatEvent e;
   e.kind = kind;
   e.target = std::move(target);
@@ -98,7 +98,7 @@ void ClientState::start_registration() {
 void ClientState::handle_line(std::string_view line) {
   ParseResult r = parse_message(line);
   if (!r.ok()) {
-    if (r.error != ParseError::empty) emit(ChatEvent::Kind::error, "", "", "malformed line from server: " + r.reason);
+    if (r.error != ParseError::empty) report(ChatEvent::Kind::error, "", "", "malformed line from server: " + r.reason);
     return;
   }
   const Message& m = r.message;
@@ -120,12 +120,12 @@ void ClientState::handle_line(std::string_view line) {
   if (cmd == "NOTICE") return on_privmsg(who, m, true);
   if (cmd == "TOPIC") {
     if (auto it = channels_.find(irc_lower(m.param(0))); it != channels_.end()) it->second.topic = m.param(1);
-    return emit(ChatEvent::Kind::topic, m.param(0), who, m.param(1), is_me(who));
+    return report(ChatEvent::Kind::topic, m.param(0), who, m.param(1), is_me(who));
   }
-  if (cmd == "ERROR") return emit(ChatEvent::Kind::error, "", "", m.param(0));
+  if (cmd == "ERROR") return report(ChatEvent::Kind::error, "", "", m.param(0));
   if (cmd == "332") {
     if (auto it = channels_.find(irc_lower(m.param(1))); it != channels_.end()) it->second.topic = m.param(2);
-    return emit(ChatEvent::Kind::topic, m.param(1), "", m.param(2));
+    return report(ChatEvent::Kind::topic, m.param(1), "", m.param(2));
   }
   if (cmd == "353") {
     // ":srv 353 me = #chan :@a b +c" (some servers omit the '=' field).
@@ -152,16 +152,16 @@ void ClientState::handle_line(std::string_view line) {
     e.names = std::move(names);
     return emit_(e);
   }
-  if (cmd == "422") return emit(ChatEvent::Kind::server, "", who, m.param(1));  // no MOTD is not a problem
-  if (cmd.size() == 3 && (cmd[0] == '4' || cmd[0] == '5')) return emit(ChatEvent::Kind::error, "", who, join_params(m, 1));
-  if (cmd.size() == 3 && cmd[0] >= '0' && cmd[0] <= '9') return emit(ChatEvent::Kind::server, "", who, join_params(m, 1));
-  emit(ChatEvent::Kind::server, "", who, cmd + " " + join_params(m, 0));
+  if (cmd == "422") return report(ChatEvent::Kind::server, "", who, m.param(1));  // no MOTD is not a problem
+  if (cmd.size() == 3 && (cmd[0] == '4' || cmd[0] == '5')) return report(ChatEvent::Kind::error, "", who, join_params(m, 1));
+  if (cmd.size() == 3 && cmd[0] >= '0' && cmd[0] <= '9') return report(ChatEvent::Kind::server, "", who, join_params(m, 1));
+  report(ChatEvent::Kind::server, "", who, cmd + " " + join_params(m, 0));
 }
 
 void ClientState::on_welcome(const Message& m) {
   registered_ = true;
   if (!m.param(0).empty()) nick_ = m.param(0);
-  emit(ChatEvent::Kind::registered, "", nick_, m.param(1), true);
+  report(ChatEvent::Kind::registered, "", nick_, m.param(1), true);
   for (const std::string& c : wanted_) send_message("JOIN", {c}, false);
 }
 
@@ -172,7 +172,7 @@ void ClientState::on_nick_rejected(const Message& m) {
   std::string next = base + std::string(static_cast<std::size_t>(std::min(nick_attempt_, 3)), '_');
   if (nick_attempt_ > 3 || next.size() > kNickLen)
     next = base.substr(0, std::min(base.size(), kNickLen - 4)) + std::to_string(nick_attempt_);
-  emit(ChatEvent::Kind::error, "", "",
+  report(ChatEvent::Kind::error, "", "",
        "nickname " + m.param(1) + " rejected (" + m.param(2) + "), trying " + next);
   nick_ = next;
   send_message("NICK", {next}, false);
@@ -184,10 +184,10 @@ void ClientState::on_join(const std::string& who, const Message& m) {
   if (is_me(who)) {
     channels_[key] = ChannelInfo{chan, "", {nick_}};
     add_wanted(chan);
-    return emit(ChatEvent::Kind::join, chan, who, "", true);
+    return report(ChatEvent::Kind::join, chan, who, "", true);
   }
   if (auto it = channels_.find(key); it != channels_.end()) it->second.members.insert(who);
-  emit(ChatEvent::Kind::join, chan, who, "");
+  report(ChatEvent::Kind::join, chan, who, "");
 }
 
 void ClientState::on_part(const std::string& who, const Message& m) {
@@ -196,15 +196,15 @@ void ClientState::on_part(const std::string& who, const Message& m) {
   if (is_me(who)) {
     channels_.erase(key);
     remove_wanted(chan);
-    return emit(ChatEvent::Kind::part, chan, who, m.param(1), true);
+    return report(ChatEvent::Kind::part, chan, who, m.param(1), true);
   }
   if (auto it = channels_.find(key); it != channels_.end()) it->second.members.erase(who);
-  emit(ChatEvent::Kind::part, chan, who, m.param(1));
+  report(ChatEvent::Kind::part, chan, who, m.param(1));
 }
 
 void ClientState::on_quit(const std::string& who, const Message& m) {
   for (auto& [key, info] : channels_) {
-    if (info.members.erase(who)) emit(ChatEvent::Kind::quit, info.name, who, m.param(0));
+    if (info.members.erase(who)) report(ChatEvent::Kind::quit, info.name, who, m.param(0));
   }
 }
 
@@ -214,12 +214,12 @@ void ClientState::on_nick(const std::string& who, const Message& m) {
   if (self) {
     nick_ = now;
     identity_.nick = now;  // what we ask for after a reconnect
-    emit(ChatEvent::Kind::nick, "", who, now, true);
+    report(ChatEvent::Kind::nick, "", who, now, true);
   }
   for (auto& [key, info] : channels_) {
     if (info.members.erase(who)) {
       info.members.insert(now);
-      emit(ChatEvent::Kind::nick, info.name, who, now, self);
+      report(ChatEvent::Kind::nick, info.name, who, now, self);
     }
   }
 }
@@ -231,13 +231,13 @@ void ClientState::on_privmsg(const std::string& who, const Message& m, bool noti
   std::string conv = is_channel_name(target) ? target : (m.prefix.find('!') == std::string::npos ? "" : who);
   if (text.size() >= 2 && text.front() == '\x01') {
     std::string body = text.substr(1, text.back() == '\x01' ? text.size() - 2 : text.size() - 1);
-    if (body.rfind("ACTION ", 0) == 0) return emit(ChatEvent::Kind::action, conv, who, body.substr(7));
+    if (body.rfind("ACTION ", 0) == 0) return report(ChatEvent::Kind::action, conv, who, body.substr(7));
     if (!notice && body == "VERSION")
       send_message("NOTICE", {who, "\x01VERSION qaio-chat (C++20 coroutines on qaio)\x01"}, true);
     if (!notice && body.rfind("PING", 0) == 0) send_message("NOTICE", {who, text}, true);
     return;
   }
-  emit(notice ? ChatEvent::Kind::notice : ChatEvent::Kind::message, conv, who, std::move(text));
+  report(notice ? ChatEvent::Kind::notice : ChatEvent::Kind::message, conv, who, std::move(text));
 }
 
 void ClientState::join(std::string_view channel) { send_message("JOIN", {std::string(channel)}, false); }
@@ -256,20 +256,20 @@ void ClientState::privmsg(std::string_view target, std::string_view text) {
     std::string part(text.substr(0, n));
     text.remove_prefix(n);
     send_message("PRIVMSG", {std::string(target), part}, true);
-    emit(ChatEvent::Kind::message, std::string(target), nick_, std::move(part), true);
+    report(ChatEvent::Kind::message, std::string(target), nick_, std::move(part), true);
   }
 }
 
 void ClientState::action(std::string_view target, std::string_view text) {
   std::string body(text.substr(0, utf8_prefix_length(text, text_room(target) - 9)));
   send_message("PRIVMSG", {std::string(target), "\x01" "ACTION " + body + "\x01"}, true);
-  emit(ChatEvent::Kind::action, std::string(target), nick_, body, true);
+  report(ChatEvent::Kind::action, std::string(target), nick_, body, true);
 }
 
 void ClientState::notice(std::string_view target, std::string_view text) {
   std::string body(text.substr(0, utf8_prefix_length(text, text_room(target))));
   send_message("NOTICE", {std::string(target), body}, true);
-  emit(ChatEvent::Kind::notice, std::string(target), nick_, body, true);
+  report(ChatEvent::Kind::notice, std::string(target), nick_, body, true);
 }
 
 void ClientState::change_nick(std::string_view nick) {

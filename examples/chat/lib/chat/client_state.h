@@ -60,7 +60,7 @@ class ClientState {
   void send_raw(std::string_view line);
 
  private:
-  void emit(ChatEvent::Kind kind, std::string target, std::string nick, std::string text, bool self = false);
+  void report(ChatEvent::Kind kind, std::string target, std::string nick, std::string text, bool self = false);
   void on_welcome(const Message& m);
   void on_nick_rejected(const Message& m);
   void on_join(const std::string& who, const Message& m);

@@ -58,6 +58,11 @@ class ChatSession {
   // Sends QUIT and ends run() once the server closes (or after 2 s).
   void quit(std::string_view reason);
 
+  // Drops the callbacks (an owner being destroyed while run() still unwinds calls this first).
+  void detach_handlers() {
+    on_event_ = nullptr;
+    on_status_ = nullptr;
+  }
   ClientState& state() noexcept { return state_; }
   SessionStatus status() const noexcept { return status_; }
   bool connected() const noexcept { return writer_.has_value(); }

@@ -1,0 +1,42 @@
+// main.cpp: qaio-chat, the Qt Widgets IRC client on QtEventLoop.
+//
+//   qaio-chat [--host H] [--port P] [--nick N] [--join "#a,#b"] [--connect]
+//
+// Without --connect the connect dialog opens (pre-filled from the options); with it the client
+// connects at once. app.exec() drives both Qt and the qaio loop: there is no second thread.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTimer>
+
+#include "chat_window.h"
+#include "qaio/qt/qt_event_loop.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setApplicationName("qaio-chat");
+  QCommandLineParser parser;
+  parser.setApplicationDescription("IRC chat client on qaio's QtEventLoop");
+  parser.addHelpOption();
+  QCommandLineOption host({"H", "host"}, "IRC server host.", "host", "127.0.0.1");
+  QCommandLineOption port({"p", "port"}, "IRC server port.", "port", "6667");
+  QCommandLineOption nick({"n", "nick"}, "Nickname.", "nick", "qaio");
+  QCommandLineOption join({"j", "join"}, "Channels to join (comma separated).", "channels", "#qaio");
+  QCommandLineOption now({"c", "connect"}, "Connect at once, without the dialog.");
+  parser.addOptions({host, port, nick, join, now});
+  parser.process(app);
+
+  qaio::qt::QtEventLoop loop;
+  qaio::set_event_loop(&loop);
+  qtchat::ConnectSettings settings{parser.value(host), parser.value(port).toInt(), parser.value(nick),
+                                   parser.value(join)};
+  qtchat::ChatWindow window(settings);
+  window.show();
+  if (parser.isSet(now)) {
+    window.connect_to(settings);
+  } else {
+    QTimer::singleShot(0, window.connect_action(), &QAction::trigger);
+  }
+  int rc = app.exec();
+  qaio::set_event_loop(nullptr);
+  return rc;
+}
