@@ -11,6 +11,7 @@
 // handles that were ready when step 5 began. See docs/design.md.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -304,7 +305,7 @@ class EventLoop {
   std::vector<AnyTask> tasks() const;  // pending tasks of this loop
   AnyTask current_task() const;
   std::optional<double> next_timer_deadline();  // earliest live timer, if any
-  std::thread::id thread_id() const noexcept { return thread_id_; }
+  std::thread::id thread_id() const noexcept { return thread_id_.load(std::memory_order_relaxed); }
   // How many iterations (run_once calls that polled) this loop has made: lets tests count
   // iterations the way CPython's tests patch _run_once.
   std::uint64_t iteration_count() const noexcept { return iterations_; }
@@ -406,7 +407,8 @@ class EventLoop {
   bool executor_shutdown_called_ = false;
   double clock_resolution_ = 1e-9;
   double slow_callback_duration_ = 0.1;
-  std::thread::id thread_id_;
+  // Atomic because call_soon_threadsafe reads it from other threads to pick its path.
+  std::atomic<std::thread::id> thread_id_;
   bool running_ = false;
   bool stopping_ = false;
   bool closed_ = false;
@@ -471,8 +473,15 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args)
   Executor& target = executor ? *executor : default_executor();
   Future<R> fut = create_future<R>();
   std::weak_ptr<detail::FutureState<R>> weak = fut.state();
-  target.submit([weak, queue = threadsafe_, f = std::forward<F>(fn),
+  // Cancelling the loop future cancels work that has not started yet, as asyncio's chaining to a
+  // concurrent.futures.Future does; the flag is the only state the worker reads.
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  fut.add_done_callback([cancelled](Future<R>& done) {
+    if (done.cancelled()) cancelled->store(true, std::memory_order_relaxed);
+  });
+  target.submit([weak, cancelled, queue = threadsafe_, f = std::forward<F>(fn),
                  bound = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+    if (cancelled->load(std::memory_order_relaxed)) return;
     std::exception_ptr error;
     using Slot = std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>;
     Slot value{};

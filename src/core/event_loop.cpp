@@ -160,7 +160,7 @@ void EventLoop::check_running() const {
 }
 
 void EventLoop::check_thread(const char* what) const {
-  if (debug_ && running_ && thread_id_ != std::this_thread::get_id())
+  if (debug_ && running_ && thread_id() != std::this_thread::get_id())
     throw RuntimeError(std::string("Non-thread-safe operation invoked on an event loop other than the "
                                    "current one (") + what + ")");
 }
@@ -169,7 +169,7 @@ EventLoop::RunningScope::RunningScope(EventLoop& loop) : loop_(loop), previous_(
   loop.check_closed();
   loop.check_running();
   loop.running_ = true;
-  loop.thread_id_ = std::this_thread::get_id();
+  loop.thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   detail::set_running_loop(&loop);
 }
 
@@ -225,9 +225,9 @@ TimerHandle EventLoop::schedule_at(double when, detail::Callback cb) {
 }
 
 Handle EventLoop::schedule_threadsafe(detail::Callback cb) {
-  if (closing_) return Handle();
-  check_closed();
-  if (std::this_thread::get_id() == thread_id_) {
+  if (std::this_thread::get_id() == thread_id()) {
+    if (closing_) return Handle();
+    check_closed();
     // In the loop's own thread: the same FIFO as call_soon (spec item 19).
     auto* h = new HandleState();
     h->loop = this;

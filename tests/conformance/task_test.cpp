@@ -75,6 +75,15 @@ qaio::Coro<int> uncancel_then_finish() {
   co_return 9;
 }
 
+qaio::Coro<std::string> await_self() {
+  try {
+    co_await qaio::current_task();
+  } catch (const qaio::RuntimeError& e) {
+    co_return e.what();
+  }
+  co_return "no error";
+}
+
 qaio::Coro<void> record_current(std::vector<qaio::AnyTask>* seen, qaio::Future<> gate) {
   seen->push_back(qaio::current_task());
   co_await gate;
@@ -279,4 +288,9 @@ TYPED_TEST(TaskSuite, Item115_CurrentTask) {
   EXPECT_TRUE(seen_b[0] == qaio::AnyTask(b));
   EXPECT_TRUE(seen_b[1] == qaio::AnyTask(b));
   EXPECT_FALSE(qaio::current_task(loop));
+}
+
+TYPED_TEST(TaskSuite, Item113_ATaskCannotAwaitItself) {
+  std::string what = this->loop.run_until_complete(await_self());
+  EXPECT_EQ(what.rfind("Task cannot await on itself: <Task pending name='Task-", 0), 0u) << what;
 }
