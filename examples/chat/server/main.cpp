@@ -8,6 +8,7 @@
 // the kernel chose), so scripts and tests can wait for it. SIGINT/SIGTERM stop it gracefully:
 // clients get a NOTICE and an ERROR, their sockets are flushed and closed, then it exits 0.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -166,6 +167,11 @@ qaio::Coro<int> serve(Options opts) {
 int main(int argc, char** argv) {
   Options opts = parse_args(argc, argv);
   signal(SIGPIPE, SIG_IGN);
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;  // one fd per client: lift the soft limit to what we are allowed
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   try {
     return qaio::run(serve(std::move(opts)));
   } catch (const std::exception& e) {

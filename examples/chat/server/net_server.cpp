@@ -18,21 +18,49 @@ void NetServer::send(ClientId id, const std::string& line) {
   if (it == conns_.end() || it->second.drop_reason) return;
   Conn& conn = it->second;
   if (conn.writer.is_closing()) return;
-  conn.writer.write(line);
-  std::size_t pending = conn.writer.transport()->get_write_buffer_size();
+  conn.out += line;
+  if (!conn.dirty) {
+    conn.dirty = true;
+    dirty_.push_back(id);
+  }
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    loop_.call_soon([this] { flush_all(); });
+  }
+  std::size_t pending = conn.out.size() + conn.writer.transport()->get_write_buffer_size();
   if (pending > max_sendq_) {
     // abort() only schedules connection_lost, so the reader coroutine of this client notices on
     // its next step and removes it from ServerState then; we must not re-enter ServerState here.
     conn.drop_reason = "SendQ exceeded";
+    conn.out.clear();
     log(LogLevel::warning, "client " + std::to_string(id) + " (" + conn.peer + "): SendQ exceeded (" +
                                std::to_string(pending) + " bytes unsent), disconnecting");
     conn.writer.transport()->abort();
   }
 }
 
+void NetServer::flush(ClientId, Conn& conn) {
+  conn.dirty = false;
+  if (conn.out.empty() || conn.drop_reason || conn.writer.is_closing()) {
+    conn.out.clear();
+    return;
+  }
+  conn.writer.write(conn.out);
+  conn.out.clear();
+}
+
+void NetServer::flush_all() {
+  flush_scheduled_ = false;
+  std::vector<ClientId> ids;
+  ids.swap(dirty_);
+  for (ClientId id : ids)
+    if (auto it = conns_.find(id); it != conns_.end()) flush(id, it->second);
+}
+
 void NetServer::close(ClientId id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
+  flush(id, it->second);  // the ERROR line goes out before the close
   if (!it->second.writer.is_closing()) it->second.writer.close();  // flushes what is queued first
 }
 
@@ -47,7 +75,7 @@ qaio::Coro<void> NetServer::serve_client(qaio::StreamReader reader, qaio::Stream
     ::setsockopt(sock.fd(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   }
   const ClientId id = state_.add_client(peer, loop_.time());
-  conns_.emplace(id, Conn{writer, peer, std::nullopt});
+  conns_.emplace(id, Conn{writer, peer, std::nullopt, {}, false});
   log(LogLevel::info, "client " + std::to_string(id) + " connected from " + peer);
 
   LineSplitter splitter;

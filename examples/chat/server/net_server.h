@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "qaio/qaio.h"
 #include "qaio/streams.h"
@@ -40,12 +41,20 @@ class NetServer final : public ServerOutput {
     qaio::StreamWriter writer;
     std::string peer;
     std::optional<std::string> drop_reason;  // set when we aborted the connection ourselves
+    std::string out;                          // lines not yet handed to the transport
+    bool dirty = false;
   };
+  // Hands every client's pending lines to its transport: one write (one send()) per client per
+  // loop iteration instead of one per line; a broadcast burst costs O(clients) syscalls.
+  void flush_all();
+  void flush(ClientId id, Conn& conn);
 
   qaio::EventLoop& loop_;
   ServerState state_;
   std::size_t max_sendq_;
   std::unordered_map<ClientId, Conn> conns_;
+  std::vector<ClientId> dirty_;
+  bool flush_scheduled_ = false;
 };
 
 }  // namespace chat::server
