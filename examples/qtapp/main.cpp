@@ -1,12 +1,16 @@
 // main.cpp: qaio-chat, the Qt Widgets IRC client on QtEventLoop.
 //
 //   qaio-chat [--host H] [--port P] [--nick N] [--join "#a,#b"] [--connect]
+//             [--screenshot FILE --screenshot-after SECONDS]
 //
 // Without --connect the connect dialog opens (pre-filled from the options); with it the client
 // connects at once. app.exec() drives both Qt and the qaio loop: there is no second thread.
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QPixmap>
+#include <QScreen>
 #include <QTimer>
+#include <cstdio>
 
 #include "chat_window.h"
 #include "qaio/qt/qt_event_loop.h"
@@ -22,7 +26,9 @@ int main(int argc, char** argv) {
   QCommandLineOption nick({"n", "nick"}, "Nickname.", "nick", "qaio");
   QCommandLineOption join({"j", "join"}, "Channels to join (comma separated).", "channels", "#qaio");
   QCommandLineOption now({"c", "connect"}, "Connect at once, without the dialog.");
-  parser.addOptions({host, port, nick, join, now});
+  QCommandLineOption shot("screenshot", "Save a PNG of the window, then quit (docs).", "file");
+  QCommandLineOption shot_after("screenshot-after", "Seconds before --screenshot.", "seconds", "3");
+  parser.addOptions({host, port, nick, join, now, shot, shot_after});
   parser.process(app);
 
   qaio::qt::QtEventLoop loop;
@@ -35,6 +41,17 @@ int main(int argc, char** argv) {
     window.connect_to(settings);
   } else {
     QTimer::singleShot(0, window.connect_action(), &QAction::trigger);
+  }
+  if (parser.isSet(shot)) {
+    QTimer::singleShot(static_cast<int>(parser.value(shot_after).toDouble() * 1000), &window, [&] {
+      // The window as the screen shows it (a real X window under Xvfb for the docs).
+      QScreen* screen = window.screen();
+      QPixmap pixmap = screen ? screen->grabWindow(window.winId()) : window.grab();
+      if (pixmap.isNull()) pixmap = window.grab();
+      bool saved = pixmap.save(parser.value(shot));
+      std::fprintf(stderr, "qaio-chat: screenshot %s %s\n", qPrintable(parser.value(shot)), saved ? "saved" : "FAILED");
+      window.close();
+    });
   }
   int rc = app.exec();
   qaio::set_event_loop(nullptr);

@@ -141,8 +141,16 @@ class Cli {
     if (r.quit) quit_requested_ = true;
   }
 
+ public:
+  ~Cli() {
+    // A terminal's file flags are shared with the shell that started us: leave them as found.
+    if (stdin_flags_ >= 0) ::fcntl(0, F_SETFL, stdin_flags_);
+  }
+
+ private:
   void watch_stdin(qaio::EventLoop& loop) {
-    ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
+    stdin_flags_ = ::fcntl(0, F_GETFL);
+    ::fcntl(0, F_SETFL, stdin_flags_ | O_NONBLOCK);
     stdin_watched_ = true;
     loop.add_reader(0, [this, &loop] {
       char buf[4096];
@@ -215,6 +223,7 @@ class Cli {
   std::vector<std::string> output_;
   std::string current_;
   bool stdin_watched_ = false;
+  int stdin_flags_ = -1;
   bool quit_requested_ = false;
   int exit_code_ = 0;
 };
