@@ -40,6 +40,14 @@ NO_COUNTERPART = {
     ("w3_pingpong", "qt"): "plain Qt has no coroutines",
 }
 
+HEADLINE_LABELS = {
+    "w1_chain": "W1 call_soon chain, per callback",
+    "w1_batch": "W1 call_soon batch, per callback",
+    "w2_timers": "W2 1M timers, half cancelled",
+    "w3_spawn": "W3 spawn + gather, per task",
+    "w3_pingpong": "W3 ping-pong, per round trip",
+}
+
 # Issue 8's targets: (standalone, under Qt) in the workload's unit.
 TARGETS = {
     "w1_chain": (60, 150),
@@ -155,7 +163,7 @@ def headline(results, skips):
         if qq:
             met.append("Qt " + ("yes" if best(qq)["value"] <= t2 else "no"))
         tgt = f"<= {fmt(t1, unit)} / <= {fmt(t2, unit)}"
-        out.append(f"| {title.split(':')[0]} {workload.split('_', 1)[1]} | {qs} | {qqs} | {bps} | {ratio} | {tgt} | "
+        out.append(f"| {HEADLINE_LABELS[workload]} | {qs} | {qqs} | {bps} | {ratio} | {tgt} | "
                    f"{', '.join(met) or '-'} |")
     out += w4_headline(results, skips)
     task, frame = mem_value(results, "task", "qaio"), mem_value(results, "frame", "qaio")

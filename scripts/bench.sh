@@ -151,6 +151,9 @@ echo_cell() {
   fi
   W4_PORT=$((W4_PORT + 1))
   local log="$BUILD/bench-server.log"
+  # Removed here, not truncated by the child's redirection: the wait below must never see the
+  # previous server's READY line (it once started the generator before the server listened).
+  rm -f "$log"
   taskset -c "$CPU" "$@" "$W4_PORT" >"$log" 2>&1 &
   local pid=$! i
   # Up to 30 s: a Python server on a loaded, pinned core can take seconds to import and listen.
@@ -161,7 +164,7 @@ echo_cell() {
   done
   if ! grep -q READY "$log"; then
     echo "SKIP $workload/$system server-failed" >>"$RAW"
-    echo "  $workload/$system: server did not start: $(tail -1 "$log")"
+    echo "  $workload/$system: server did not start: $(tail -3 "$log" 2>/dev/null | tr '\n' ' ')"
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     return
@@ -206,6 +209,7 @@ w5_echo() {
     echo "SKIP $w/qaio-qt not-built" >>"$RAW"
     return
   fi
+  rm -f "$log"
   QAIO_BENCH_W5_NAME="w4_c${conns}_s${bytes}" taskset -c "$CPU" "$BIN/bench_echo_qaio" qt-probe protocol \
     "$W4_PORT" >"$log" 2>&1 &
   local pid=$! i
@@ -224,6 +228,7 @@ w5_echo() {
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     echo "SKIP $w/qaio-qt failed" >>"$RAW"
+    echo "  $w: failed: $(tail -3 "$log" 2>/dev/null | tr '\n' ' ')"
   fi
 }
 w5_echo 100 64
