@@ -45,6 +45,7 @@ class ChatWindow : public QMainWindow {
   ConversationView* current_conversation() const;
   chat::ChatSession* session() const { return session_.get(); }
   bool session_running() const { return task_ && !task_.done(); }
+  const qaio::Task<void>& session_task() const { return task_; }
 
  signals:
   // Emitted after a line was added to a conversation (key "" is the server tab).

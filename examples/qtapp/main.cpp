@@ -54,6 +54,16 @@ int main(int argc, char** argv) {
     });
   }
   int rc = app.exec();
+  // The window is closed but the session may still be connected: cancel it (it sends QUIT) and
+  // let it unwind on the loop before everything is destroyed.
+  if (qaio::Task<void> session = window.session_task(); session && !session.done()) {
+    session.cancel("application exit");
+    try {
+      loop.run_until_complete(session);
+    } catch (const std::exception&) {
+      // CancelledError: the expected end.
+    }
+  }
   qaio::set_event_loop(nullptr);
   return rc;
 }
