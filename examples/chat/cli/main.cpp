@@ -126,10 +126,24 @@ class Cli {
 
   void on_status(chat::SessionStatus s, const std::string& detail) {
     print(chat::cli::format_status(s, detail));
-    if (s == chat::SessionStatus::connected) registered_.set();
+    if (s == chat::SessionStatus::connected) {
+      registered_.set();
+      // Lines typed (or piped) before the server welcomed us are sent now, in order.
+      std::vector<std::string> early;
+      early.swap(early_input_);
+      for (const std::string& line : early) handle_input(line);
+      if (stdin_ended_ && !quit_requested_) {
+        quit_requested_ = true;
+        session_.quit("end of input");
+      }
+    }
   }
 
   void handle_input(std::string_view line) {
+    if (!registered_.is_set()) {
+      early_input_.emplace_back(line);
+      return;
+    }
     if (line.rfind("/target ", 0) == 0) {
       current_ = std::string(line.substr(8));
       print("*** now talking in " + current_);
@@ -159,6 +173,8 @@ class Cli {
       if (n <= 0) {
         loop.remove_reader(0);
         stdin_watched_ = false;
+        stdin_ended_ = true;
+        if (!registered_.is_set()) return;  // on_status() quits after sending the early lines
         quit_requested_ = true;
         session_.quit("end of input");
         return;
@@ -222,7 +238,9 @@ class Cli {
   chat::LineSplitter stdin_lines_;
   std::vector<std::string> output_;
   std::string current_;
+  std::vector<std::string> early_input_;
   bool stdin_watched_ = false;
+  bool stdin_ended_ = false;
   int stdin_flags_ = -1;
   bool quit_requested_ = false;
   int exit_code_ = 0;

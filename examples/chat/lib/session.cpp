@@ -87,6 +87,7 @@ qaio::Coro<void> ChatSession::connect_once() {
   qaio::StreamReader reader = conn.first;
   writer_ = conn.second;
   ++connections_;
+  if (quitting_) co_return;  // quit() while we were connecting: do not register at all
   set_status(SessionStatus::registering, where);
   state_.start_registration();
 
