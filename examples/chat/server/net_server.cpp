@@ -10,6 +10,10 @@
 
 namespace chat::server {
 
+namespace {
+constexpr std::size_t kFlushThreshold = 16 * 1024;
+}
+
 NetServer::NetServer(qaio::EventLoop& loop, ServerConfig config, std::size_t max_sendq)
     : loop_(loop), state_(std::move(config), *this), max_sendq_(max_sendq) {}
 
@@ -19,6 +23,12 @@ void NetServer::send(ClientId id, const std::string& line) {
   Conn& conn = it->second;
   if (conn.writer.is_closing()) return;
   conn.out += line;
+  if (conn.out.size() >= kFlushThreshold) {
+    // A reader coroutine can handle a whole buffered burst in one step; hand big batches over
+    // at once so this buffer stays small and the SendQ check below measures the client, not us.
+    flush(id, conn);
+    if (conn.drop_reason) return;
+  }
   if (!conn.dirty) {
     conn.dirty = true;
     dirty_.push_back(id);
@@ -40,7 +50,6 @@ void NetServer::send(ClientId id, const std::string& line) {
 }
 
 void NetServer::flush(ClientId, Conn& conn) {
-  conn.dirty = false;
   if (conn.out.empty() || conn.drop_reason || conn.writer.is_closing()) {
     conn.out.clear();
     return;
@@ -53,8 +62,12 @@ void NetServer::flush_all() {
   flush_scheduled_ = false;
   std::vector<ClientId> ids;
   ids.swap(dirty_);
-  for (ClientId id : ids)
-    if (auto it = conns_.find(id); it != conns_.end()) flush(id, it->second);
+  for (ClientId id : ids) {
+    if (auto it = conns_.find(id); it != conns_.end()) {
+      it->second.dirty = false;
+      flush(id, it->second);
+    }
+  }
 }
 
 void NetServer::close(ClientId id) {
