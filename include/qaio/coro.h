@@ -6,6 +6,14 @@
 // awaiter by symmetric transfer, so synchronous chains of any depth never grow the stack (DESIGN
 // rule 9). The Coro object owns the frame: destroying it destroys the frame and every frame it
 // awaits.
+//
+// Why a trampoline: returning a handle from await_suspend only keeps the stack flat if the compiler
+// turns the resulting resume() into a tail call. g++ 12 does that at -O2 but not at -O0/-O1, and not
+// under -fsanitize=address (its default use-after-scope checking unpoisons stack slots after the
+// call, so the call is no longer in tail position): a 100,000-deep synchronous chain then overflows
+// the stack. So while a task step runs (detail::resume_trampolined), each transfer stores the next
+// handle and returns to the step's loop, which resumes it: constant stack in every build. Outside
+// a trampoline (a frame resumed directly) the transfer falls back to plain symmetric transfer.
 #pragma once
 
 #include <coroutine>
@@ -24,6 +32,44 @@ class Coro;
 
 namespace detail {
 
+// The resume loop of the task step running on this thread, if any (see the top of this file).
+struct Trampoline {
+  std::coroutine_handle<> next;
+};
+inline thread_local Trampoline* tls_trampoline = nullptr;
+
+// Where await_suspend hands control to `h`: through the active trampoline, else directly.
+inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> h) noexcept {
+  if (Trampoline* t = tls_trampoline) {
+    t->next = h;
+    return std::noop_coroutine();
+  }
+  return h;
+}
+
+// Sets the thread's trampoline for a scope and restores the previous one (nested event loops run
+// steps of other tasks inside a step; plain callbacks run with none).
+class TrampolineScope {
+ public:
+  explicit TrampolineScope(Trampoline* t) noexcept : previous_(std::exchange(tls_trampoline, t)) {}
+  ~TrampolineScope() { tls_trampoline = previous_; }
+  TrampolineScope(const TrampolineScope&) = delete;
+  TrampolineScope& operator=(const TrampolineScope&) = delete;
+
+ private:
+  Trampoline* previous_;
+};
+
+// Resumes `h`, then every frame the chain transfers to, until the chain suspends or ends.
+inline void resume_trampolined(std::coroutine_handle<> h) {
+  Trampoline t;
+  TrampolineScope scope(&t);
+  while (h) {
+    h.resume();
+    h = std::exchange(t.next, {});
+  }
+}
+
 struct CoroPromiseBase {
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
@@ -40,7 +86,7 @@ struct CoroPromiseBase {
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
       std::coroutine_handle<> next = h.promise().continuation;
-      return next ? next : std::noop_coroutine();
+      return next ? transfer_to(next) : std::noop_coroutine();
     }
     void await_resume() const noexcept {}
   };
@@ -121,7 +167,7 @@ class [[nodiscard]] Coro {
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) const noexcept {
       callee.promise().continuation = caller;
-      return callee;  // symmetric transfer: start the callee without a nested call
+      return detail::transfer_to(callee);  // start the callee without a nested call
     }
     T await_resume() const { return callee.promise().take(); }
   };

@@ -481,6 +481,8 @@ void EventLoop::run_once(double max_block, double slice_end) {
 void EventLoop::run_handle(HandleState* h) {
   const double start = debug_ ? time() : 0.0;
   h->running = true;
+  // A callback run by a nested loop inside a task step must not feed that step's trampoline.
+  detail::TrampolineScope no_trampoline(nullptr);
   try {
     h->callback();
   } catch (const BaseException&) {

@@ -112,7 +112,7 @@ void TaskCore::step() {
   };
   {
     Leave leave{*this, loop, previous};
-    h.resume();
+    resume_trampolined(h);  // constant stack for synchronous chains (coro.h)
   }
   if (root_done()) {
     loop.unregister_task(*this);
