@@ -16,6 +16,7 @@
 #include <QTimer>
 #include <ctime>
 #include <functional>
+#include <memory>
 
 #include "chat_window.h"
 #include "conversation_view.h"
@@ -59,9 +60,9 @@ qaio::Coro<std::string> read_until(qaio::StreamReader reader, std::string needle
 struct ServerProcess {
   QProcess proc;
   std::uint16_t port = 0;
-  bool start() {
+  bool start(std::uint16_t fixed_port = 0) {
     proc.setProgram(QStringLiteral(QAIO_CHAT_SERVER_PATH));
-    proc.setArguments({"--port", "0", "--log-level", "warning"});
+    proc.setArguments({"--port", QString::number(fixed_port), "--log-level", "warning"});
     proc.setProcessChannelMode(QProcess::ForwardedErrorChannel);
     proc.start();
     if (!proc.waitForStarted(5000)) return false;
@@ -70,10 +71,13 @@ struct ServerProcess {
     port = static_cast<std::uint16_t>(line.section(':', -1).toUInt());
     return port != 0;
   }
-  ~ServerProcess() {
+  void stop() {
+    if (proc.state() == QProcess::NotRunning) return;
     proc.terminate();
     if (!proc.waitForFinished(5000)) proc.kill();
+    proc.waitForFinished(5000);
   }
+  ~ServerProcess() { stop(); }
 };
 
 // Max lateness of a 5 ms precise QTimer: how long Qt was kept from its own events. On a loaded
@@ -215,6 +219,49 @@ TEST(ChatGui, ConnectJoinTalkPrivateTabDisconnect) {
   EXPECT_LT(probe.max_late_ms, 250.0) << "a 5 ms QTimer was late by " << probe.max_late_ms << " ms";
   std::printf("QTimer(5 ms): %d ticks, max lateness %.2f ms wall, max GUI-thread work between ticks %.2f ms\n",
               probe.ticks, probe.max_late_ms, probe.max_busy_ms);
+  qaio::set_event_loop(nullptr);
+  loop.close();
+}
+
+// The server goes away and comes back on the same port: the status bar shows the reconnect
+// countdown, and the client reconnects and rejoins its channel by itself.
+TEST(ChatGui, ReconnectIsVisibleAndRejoins) {
+  auto server = std::make_unique<ServerProcess>();
+  ASSERT_TRUE(server->start());
+  const std::uint16_t port = server->port;
+  qaio::qt::QtEventLoop loop;
+  qaio::set_event_loop(&loop);
+  qtchat::ChatWindow window;
+  window.show();
+  QStringList statuses;
+  QObject::connect(&window, &qtchat::ChatWindow::statusChanged, [&](const QString& s) { statuses << s; });
+
+  auto body = [&]() -> qaio::Coro<void> {
+    window.connect_to(qtchat::ConnectSettings{"127.0.0.1", port, "phoenix", "#again"});
+    auto joined = [&] { return window.conversation("#again") && window.conversation("#again")->users().contains("phoenix"); };
+    EXPECT_TRUE(co_await wait_until(joined, 10));
+    server->stop();  // SIGTERM: the server says goodbye and closes every connection
+    auto waiting = [&] { return window.status_label()->text().contains("reconnecting in"); };
+    EXPECT_TRUE(co_await wait_until(waiting, 10)) << window.status_label()->text().toStdString();
+    server = std::make_unique<ServerProcess>();
+    EXPECT_TRUE(server->start(port));
+    auto back = [&] { return statuses.filter("Connected to").size() >= 2; };
+    EXPECT_TRUE(co_await wait_until(back, 20)) << statuses.join(" | ").toStdString();
+    // Rejoined: the channel's view shows a second join of ours, and typing works again.
+    auto rejoined = [&] { return window.conversation("#again")->plain_text().count("phoenix joined #again") >= 2; };
+    EXPECT_TRUE(co_await wait_until(rejoined, 10));
+    auto conn = co_await qaio::open_connection("127.0.0.1", port);
+    conn.second.write("NICK watcher\r\nUSER w 0 * :W\r\nJOIN #again\r\n");
+    EXPECT_NE(co_await read_until(conn.first, " 366 watcher #again ", 10), "");
+    QTest::keyClicks(window.input(), "I am back");
+    QTest::keyClick(window.input(), Qt::Key_Return);
+    EXPECT_NE(co_await read_until(conn.first, "PRIVMSG #again :I am back", 10), "");
+    window.disconnect_action()->trigger();
+    auto stopped = [&] { return !window.session_running(); };
+    EXPECT_TRUE(co_await wait_until(stopped, 10));
+    conn.second.close();
+  };
+  loop.run_until_complete(body());
   qaio::set_event_loop(nullptr);
   loop.close();
 }
