@@ -15,7 +15,8 @@ qaio::ProtocolFactory echo_factory() {
 qaio::Coro<std::string> roundtrip(std::shared_ptr<qaio::Transport> tr, std::shared_ptr<nettest::Recorder> proto,
                                   std::string msg) {
   tr->write(msg);
-  co_await nettest::wait_until([&] { return proto->data.size() >= msg.size(); });
+  auto arrived = [&] { return proto->data.size() >= msg.size(); };  // g++ 12: not beside co_await
+  co_await nettest::wait_until(arrived);
   co_return proto->data;
 }
 }  // namespace
@@ -286,7 +287,8 @@ qaio::Coro<void> wait_closed_sequence(qaio::EventLoop& loop, std::shared_ptr<qai
                                       std::shared_ptr<nettest::Recorder>* accepted) {
   std::uint16_t port = server->sockets().at(0).port();
   auto [tr, proto] = co_await loop.create_connection(echo_factory(), "127.0.0.1", port);
-  co_await nettest::wait_until([&] { return *accepted != nullptr; });
+  auto accepted_one = [&] { return *accepted != nullptr; };  // g++ 12: not beside co_await
+  co_await nettest::wait_until(accepted_one);
   qaio::Task<void> waiting = loop.create_task(server->wait_closed());
   co_await qaio::sleep(0.01);
   EXPECT_FALSE(waiting.done()) << "wait_closed returned while the server is open";

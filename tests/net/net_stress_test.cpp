@@ -121,8 +121,9 @@ struct LostSignal : qaio::Protocol {
 qaio::Coro<void> cycles(qaio::EventLoop& loop, std::uint16_t port, int n) {
   for (int i = 0; i < n; ++i) {
     qaio::Future<> lost = loop.create_future();
-    auto [tr, proto] = co_await loop.create_connection([lost] { return std::make_shared<LostSignal>(lost); },
-                                                       "127.0.0.1", port);
+    // (g++ 12: the capturing lambda is built in its own statement, never beside a co_await.)
+    qaio::ProtocolFactory factory = [lost] { return std::make_shared<LostSignal>(lost); };
+    auto [tr, proto] = co_await loop.create_connection(std::move(factory), "127.0.0.1", port);
     tr->close();
     co_await lost;
   }
