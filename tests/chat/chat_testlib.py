@@ -7,6 +7,7 @@ wait pumps all reactors until a condition holds or a generous deadline passes.
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import time
 import irc.client
 
 DEADLINE = 20.0  # seconds for any single expectation; generous for loaded 2-core CI machines
+_TEMP_PATHS = []  # logs and config dirs, removed by run_tests() unless QAIO_KEEP_LOGS is set
 
 
 class Failure(AssertionError):
@@ -51,6 +53,7 @@ class QaioServer:
     def __init__(self, binary, *args):
         # The log goes to a file: an unread pipe would fill up and block the server.
         self.log = tempfile.NamedTemporaryFile(prefix="qaio-chat-server-", suffix=".log", delete=False)
+        _TEMP_PATHS.append(self.log.name)
         self.proc = subprocess.Popen([binary, "--port", "0", *args], stdout=subprocess.PIPE,
                                      stderr=self.log, text=True)
         line = self.proc.stdout.readline()
@@ -80,6 +83,7 @@ class Ngircd:
 
     def __init__(self, port=None):
         self.dir = tempfile.mkdtemp(prefix="qaio-ngircd-")
+        _TEMP_PATHS.append(self.dir)
         os.chmod(self.dir, 0o777)  # ngircd started as root drops to "nobody" before writing its pid file
         self.port = port or free_port()
         self.conf = os.path.join(self.dir, "ngircd.conf")
@@ -245,4 +249,9 @@ def run_tests(tests):
             failed += 1
             print(f"FAIL {t.__name__}: {type(e).__name__}: {e}", flush=True)
     print(f"{len(tests) - failed}/{len(tests)} passed", flush=True)
+    if not os.environ.get("QAIO_KEEP_LOGS"):
+        for path in _TEMP_PATHS:
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+    elif _TEMP_PATHS:
+        print("kept:", " ".join(_TEMP_PATHS))
     sys.exit(1 if failed else 0)
