@@ -39,11 +39,11 @@ inline constexpr int STDOUT = -2;  // stderr only: into whatever stdout is
 inline constexpr int DEVNULL = -3;
 
 struct SubprocessOptions {
-  std::optional<int> stdin_;    // nullopt: inherit ours
-  std::optional<int> stdout_;
-  std::optional<int> stderr_;
-  std::optional<std::string> cwd;                // nullopt: ours
-  std::optional<std::vector<std::string>> env;   // "NAME=value" entries; nullopt: ours
+  std::optional<int> stdin_{};  // nullopt: inherit ours
+  std::optional<int> stdout_{};
+  std::optional<int> stderr_{};
+  std::optional<std::string> cwd{};              // nullopt: ours
+  std::optional<std::vector<std::string>> env{}; // "NAME=value" entries; nullopt: ours
   bool start_new_session = false;                // setsid() in the child
   long limit = kDefaultStreamLimit;              // the Process's StreamReaders (create_subprocess_*)
 };

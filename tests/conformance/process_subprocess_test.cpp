@@ -168,9 +168,29 @@ Coro<std::shared_ptr<Recorder>> low_level_echo() {
   co_return rec;
 }
 
+// The call shape API.md shows: designated initializers for the options.
+Coro<std::string> api_shape() {
+  auto p = co_await qaio::create_subprocess_exec("/bin/cat", {}, {.stdin_ = qaio::PIPE, .stdout_ = qaio::PIPE});
+  auto [out, err] = co_await p.communicate("input");
+  EXPECT_EQ(co_await p.wait(), 0);
+  // Once the transport finished, signalling is asyncio's ProcessLookupError (ESRCH).
+  bool lookup_error = false;
+  try {
+    p.send_signal(SIGTERM);
+  } catch (const qaio::OSError& e) {
+    lookup_error = e.errnum() == ESRCH;
+  }
+  EXPECT_TRUE(lookup_error);
+  co_return out;
+}
+
 }  // namespace
 
 QAIO_LOOP_SUITE(Subprocess);
+
+TYPED_TEST(Subprocess, ApiShapeAndSignalAfterExit) {
+  EXPECT_EQ(this->loop.run_until_complete(api_shape()), "input");
+}
 
 TYPED_TEST(Subprocess, StdinStdoutRoundTrip) {
   EXPECT_EQ(this->loop.run_until_complete(cat_round_trip()), "hello\nworld\n");
