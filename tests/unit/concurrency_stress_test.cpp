@@ -6,6 +6,7 @@
 //     sees the failure, nothing is left in all_tasks() afterwards.
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <stdexcept>
