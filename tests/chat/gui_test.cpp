@@ -85,6 +85,15 @@ struct ServerProcess {
 // builds), so the probe also records the GUI thread's CPU time between two ticks: that is the
 // part of the lateness our code caused (a layout, a slow callback), and it must stay under one
 // frame. Wall-clock lateness is reported and bounded loosely (a real freeze still fails).
+// One frame at 60 Hz. AddressSanitizer builds are -O0 and instrument every access of our widget
+// code (opening the connect dialog measured 16-24 ms there, 6-8 ms in RelWithDebInfo), so they get
+// three frames: the bound still catches a loop that starves Qt, which costs far more.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kFrameBudgetMs = 48.0;
+#else
+constexpr double kFrameBudgetMs = 16.0;
+#endif
+
 struct LatenessProbe {
   QTimer timer;
   QElapsedTimer clock;
@@ -215,7 +224,8 @@ TEST(ChatGui, ConnectJoinTalkPrivateTabDisconnect) {
   };
   loop.run_until_complete(body());
   EXPECT_GT(probe.ticks, 10);
-  EXPECT_LT(probe.max_busy_ms, 16.0) << "the GUI thread worked " << probe.max_busy_ms << " ms between two ticks";
+  EXPECT_LT(probe.max_busy_ms, kFrameBudgetMs)
+      << "the GUI thread worked " << probe.max_busy_ms << " ms between two ticks";
   EXPECT_LT(probe.max_late_ms, 250.0) << "a 5 ms QTimer was late by " << probe.max_late_ms << " ms";
   std::printf("QTimer(5 ms): %d ticks, max lateness %.2f ms wall, max GUI-thread work between ticks %.2f ms\n",
               probe.ticks, probe.max_late_ms, probe.max_busy_ms);
