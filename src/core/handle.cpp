@@ -78,9 +78,18 @@ std::string Handle::repr() const {
   if (!state_) return "<Handle None>";
   std::string text = state_->is_timer ? "<TimerHandle" : "<Handle";
   if (state_->cancelled) text += " cancelled";
-  if (state_->is_timer) text += " when=" + std::to_string(state_->when);
-  if (!state_->cancelled) text += " " + state_->callback.describe() + "()";
-  return text + ">";
+  // Appends only: g++ 12 at -O3 reports a false -Wrestrict on `" " + std::string` chains.
+  if (state_->is_timer) {
+    text += " when=";
+    text += std::to_string(state_->when);
+  }
+  if (!state_->cancelled) {
+    text += ' ';
+    text += state_->callback.describe();
+    text += "()";
+  }
+  text += '>';
+  return text;
 }
 
 }  // namespace qaio
