@@ -355,30 +355,25 @@ void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, s
 void StreamTransport::maybe_pause_protocol() {
   if (get_write_buffer_size() <= high_ || protocol_paused_) return;
   protocol_paused_ = true;
-  try {
-    protocol_->pause_writing();
-  } catch (const BaseException&) {
-    throw;
-  } catch (...) {
-    ErrorContext ctx;
-    ctx.message = "protocol.pause_writing() failed";
-    ctx.exception = std::current_exception();
-    ctx.transport = this;
-    ctx.protocol = protocol_.get();
-    loop_.call_exception_handler(ctx);
-  }
+  call_flow_control(&BaseProtocol::pause_writing, "protocol.pause_writing() failed");
 }
 
 void StreamTransport::maybe_resume_protocol() {
   if (!protocol_paused_ || get_write_buffer_size() > low_) return;
   protocol_paused_ = false;
+  call_flow_control(&BaseProtocol::resume_writing, "protocol.resume_writing() failed");
+}
+
+// A protocol's flow-control callback that throws is reported, never allowed to unwind the
+// transport's write path (asyncio's _maybe_pause_protocol/_maybe_resume_protocol).
+void StreamTransport::call_flow_control(void (BaseProtocol::*callback)(), const char* failure) {
   try {
-    protocol_->resume_writing();
+    (protocol_.get()->*callback)();
   } catch (const BaseException&) {
     throw;
   } catch (...) {
     ErrorContext ctx;
-    ctx.message = "protocol.resume_writing() failed";
+    ctx.message = failure;
     ctx.exception = std::current_exception();
     ctx.transport = this;
     ctx.protocol = protocol_.get();

@@ -53,6 +53,7 @@ class StreamTransport final : public Transport {
   ssize_t send_some(const char* data, std::size_t size);
   void maybe_pause_protocol();
   void maybe_resume_protocol();
+  void call_flow_control(void (BaseProtocol::*callback)(), const char* failure);
   void fatal_error(std::exception_ptr exc, const char* message);
   void force_close(std::exception_ptr exc);
   void call_connection_lost(std::exception_ptr exc);
