@@ -22,6 +22,19 @@ int socket_type(int fd) noexcept {
   return type;
 }
 
+Coro<void> wait_started(std::shared_ptr<Transport> transport, Future<> waiter) {
+  std::exception_ptr error;
+  try {
+    co_await waiter;
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) {
+    transport->close();
+    std::rethrow_exception(error);
+  }
+}
+
 Coro<ConnectionPair> make_stream_connection(EventLoop& loop, int fd, ProtocolFactory factory, FdKind kind) {
   std::shared_ptr<BaseProtocol> protocol;
   try {
@@ -44,16 +57,7 @@ Coro<ConnectionPair> make_stream_connection(EventLoop& loop, int fd, ProtocolFac
   Future<> waiter = loop.create_future();
   auto transport = std::make_shared<StreamTransport>(loop, fd, protocol, kind, nullptr);
   transport->start(waiter);
-  std::exception_ptr error;
-  try {
-    co_await waiter;
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error) {
-    transport->close();
-    std::rethrow_exception(error);
-  }
+  co_await wait_started(transport, std::move(waiter));
   co_return ConnectionPair(std::static_pointer_cast<Transport>(transport), std::move(protocol));
 }
 

@@ -70,16 +70,7 @@ Coro<DatagramPair> EventLoop::create_datagram_endpoint(DatagramProtocolFactory f
   Future<> waiter = create_future();
   auto transport = std::make_shared<detail::DatagramSocketTransport>(*this, fd, protocol, remote);
   transport->start(waiter);
-  std::exception_ptr error;
-  try {
-    co_await waiter;
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error) {
-    transport->close();
-    std::rethrow_exception(error);
-  }
+  co_await detail::wait_started(transport, std::move(waiter));
   co_return DatagramPair(std::static_pointer_cast<DatagramTransport>(transport), std::move(protocol));
 }
 

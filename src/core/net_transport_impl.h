@@ -135,6 +135,10 @@ class DatagramSocketTransport final : public DatagramTransport {
 // asyncio's _create_connection_transport: wraps an fd the caller gives up (closed on failure) in
 // a StreamTransport, and returns once connection_made() has run.
 Coro<ConnectionPair> make_stream_connection(EventLoop& loop, int fd, ProtocolFactory factory, FdKind kind);
+
+// Waits for a new transport's start-up (connection_made has run); if that fails, the transport
+// is closed before the error propagates, so no fd or reader outlives a failed connect.
+Coro<void> wait_started(std::shared_ptr<Transport> transport, Future<> waiter);
 // SO_TYPE of fd (SOCK_STREAM, SOCK_DGRAM, ...), or -1 if it is not a socket.
 int socket_type(int fd) noexcept;
 
