@@ -18,17 +18,20 @@ class EventLoop;
 
 namespace detail {
 
-using Callback = SmallFunction<void(), 64>;
+// 56 bytes inline: the largest callbacks the library itself queues (a done-callback run with its
+// future: a shared_ptr plus a DoneCallback) fit without a heap allocation.
+using Callback = SmallFunction<void(), 56>;
 
-// The shared state behind a Handle. Allocated from a per-thread free list (see handle.cpp).
+// The shared state behind a Handle. Allocated from a per-thread free list (see handle.cpp). Kept
+// small (88 bytes) on purpose: a burst of call_soon holds one per pending callback, and every byte
+// is a fresh page the kernel has to clear (W1 batch in docs/benchmarks.md).
 struct HandleState {
   std::atomic<std::uint32_t> refs{1};
   bool cancelled = false;
   bool is_timer = false;
   bool in_heap = false;  // a TimerHandle still in the loop's timer heap
   bool running = false;  // the callback is executing: cancel() must not destroy it yet
-  double when = 0;       // deadline in loop.time() seconds (timers only)
-  std::uint64_t seq = 0; // tie-breaker: equal deadlines run in scheduling order
+  double when = 0;       // deadline in loop.time() seconds (timers only; the heap keeps a copy)
   EventLoop* loop = nullptr;
   Callback callback;
 

@@ -33,8 +33,8 @@ std::unordered_set<const EventLoop*>& live_loops() {
 
 // Heap order: earliest deadline first, then scheduling order.
 struct TimerLater {
-  bool operator()(const HandleState* a, const HandleState* b) const noexcept {
-    return a->when > b->when || (a->when == b->when && a->seq > b->seq);
+  bool operator()(const TimerEntry& a, const TimerEntry& b) const noexcept {
+    return a.when > b.when || (a.when == b.when && a.seq > b.seq);
   }
 };
 
@@ -130,9 +130,9 @@ void EventLoop::close() {
   pending.clear();
   while (!ready_->empty()) ready_->pop_front()->release();
   batch_remaining_ = 0;
-  for (HandleState* h : timers_) {
-    h->in_heap = false;
-    h->release();
+  for (detail::TimerEntry& t : timers_) {
+    t.handle->in_heap = false;
+    t.handle->release();
   }
   timers_.clear();
   timer_cancelled_count_ = 0;
@@ -215,12 +215,11 @@ TimerHandle EventLoop::schedule_at(double when, detail::Callback cb) {
   h->is_timer = true;
   h->in_heap = true;
   h->when = when;
-  h->seq = timer_seq_++;
   h->callback = std::move(cb);
   h->refs.store(2, std::memory_order_relaxed);
-  timers_.push_back(h);
+  timers_.push_back(detail::TimerEntry{when, timer_seq_++, h});
   std::push_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
-  if (timers_.front() == h) on_timer_scheduled(when);
+  if (timers_.front().handle == h) on_timer_scheduled(when);
   return TimerHandle(h, false);
 }
 
@@ -252,31 +251,28 @@ void EventLoop::timer_handle_cancelled(HandleState& h) noexcept {
 std::optional<double> EventLoop::next_timer_deadline() {
   drop_cancelled_timers();
   if (timers_.empty()) return std::nullopt;
-  return timers_.front()->when;
+  return timers_.front().when;
 }
 
 void EventLoop::drop_cancelled_timers() {
   constexpr std::size_t kMinScheduled = 100;  // asyncio's _MIN_SCHEDULED_TIMER_HANDLES
   if (timers_.size() > kMinScheduled && timer_cancelled_count_ * 2 > timers_.size()) {
     // Mostly cancelled: rebuild the heap with the live timers only (spec item 38).
-    std::vector<HandleState*> live;
-    live.reserve(timers_.size() - timer_cancelled_count_);
-    for (HandleState* h : timers_) {
-      if (h->cancelled) {
-        h->in_heap = false;
-        h->release();
-      } else {
-        live.push_back(h);
-      }
-    }
-    timers_.swap(live);
+    // In place: the live entries slide to the front, then the tail is dropped.
+    auto live_end = std::remove_if(timers_.begin(), timers_.end(), [](const detail::TimerEntry& t) {
+      if (!t.handle->cancelled) return false;
+      t.handle->in_heap = false;
+      t.handle->release();
+      return true;
+    });
+    timers_.erase(live_end, timers_.end());
     std::make_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
     timer_cancelled_count_ = 0;
     return;
   }
-  while (!timers_.empty() && timers_.front()->cancelled) {
+  while (!timers_.empty() && timers_.front().handle->cancelled) {
     std::pop_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
-    HandleState* h = timers_.back();
+    HandleState* h = timers_.back().handle;
     timers_.pop_back();
     h->in_heap = false;
     --timer_cancelled_count_;
@@ -438,21 +434,27 @@ void EventLoop::run_once(double max_block, double slice_end) {
   if (batch_remaining_ == 0) {
     ++iterations_;
     drop_cancelled_timers();
-    double timeout = -1;
-    if (!ready_->empty() || stopping_) {
-      timeout = 0;
-    } else if (!timers_.empty()) {
-      timeout = std::max(0.0, timers_.front()->when - time());
+    const bool busy = !ready_->empty() || stopping_;
+    // set_io_poll_interval(N): a busy loop skips the zero-timeout poll N-1 times out of N. An
+    // idle loop always polls, since that is where it blocks.
+    if (!busy || ++busy_iterations_without_poll_ >= io_poll_interval_) {
+      busy_iterations_without_poll_ = 0;
+      double timeout = -1;
+      if (busy) {
+        timeout = 0;
+      } else if (!timers_.empty()) {
+        timeout = std::max(0.0, timers_.front().when - time());
+      }
+      if (max_block >= 0 && (timeout < 0 || timeout > max_block)) timeout = max_block;
+      process_io(timeout);
     }
-    if (max_block >= 0 && (timeout < 0 || timeout > max_block)) timeout = max_block;
-    process_io(timeout);
     // Timers due within the clock resolution are expired (spec item 34). The clock is read only
     // when there is a timer to compare with: a chain of call_soon would otherwise pay one
     // clock_gettime per iteration (12% of the W1 chain benchmark, docs/benchmarks.md).
     const double end_time = timers_.empty() ? 0.0 : time() + clock_resolution_;
-    while (!timers_.empty() && timers_.front()->when < end_time) {
+    while (!timers_.empty() && timers_.front().when < end_time) {
       std::pop_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
-      HandleState* h = timers_.back();
+      HandleState* h = timers_.back().handle;
       timers_.pop_back();
       h->in_heap = false;
       if (h->cancelled) {
@@ -512,6 +514,12 @@ void EventLoop::run_handle(HandleState* h) {
 }
 
 // ---- errors and debug -------------------------------------------------------------------------
+
+void EventLoop::set_io_poll_interval(unsigned iterations) {
+  if (iterations == 0) throw std::invalid_argument("io_poll_interval must be >= 1");
+  io_poll_interval_ = iterations;
+  busy_iterations_without_poll_ = 0;
+}
 
 void EventLoop::set_slow_callback_duration(double seconds) {
   if (std::isnan(seconds) || seconds < 0) throw std::invalid_argument("slow_callback_duration must be >= 0");

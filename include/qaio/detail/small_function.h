@@ -73,9 +73,12 @@ class SmallFunction<R(Args...), Inline> {
     std::string (*describe)(const void*);
   };
 
+  // Pointer alignment, not max_align_t: 16-byte alignment would pad every HandleState and
+  // done-callback by 8 bytes for the rare callable that needs it (those go to the heap instead).
+  static constexpr std::size_t kAlign = alignof(void*);
   template <class D>
-  static constexpr bool fits_inline = sizeof(D) <= Inline && alignof(D) <= alignof(std::max_align_t) &&
-                                      std::is_nothrow_move_constructible_v<D>;
+  static constexpr bool fits_inline =
+      sizeof(D) <= Inline && alignof(D) <= kAlign && std::is_nothrow_move_constructible_v<D>;
 
   template <class D>
   static std::string describe_callable(const D& d) {
@@ -113,7 +116,7 @@ class SmallFunction<R(Args...), Inline> {
     }
   }
 
-  alignas(std::max_align_t) unsigned char storage_[Inline];
+  alignas(kAlign) unsigned char storage_[Inline];
   const Ops* ops_ = nullptr;
 };
 
