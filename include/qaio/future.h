@@ -37,6 +37,25 @@ class FutureBase;
 
 using DoneCallback = SmallFunction<void(FutureBase&), 32>;
 
+// One entry of a future's done-callback list, which is doubly linked so that entries keep their
+// registration order and leave in O(1). A task parked on a future links the DoneLink it embeds
+// (task != nullptr): awaiting a future allocates nothing. Other callbacks are DoneNodes on the heap.
+struct DoneLink {
+  DoneLink* next = nullptr;
+  DoneLink* prev = nullptr;
+  TaskCore* task = nullptr;
+};
+
+// The state a future rarely needs, allocated on first use so that the common future (and every
+// task) stays small: 1M live tasks are 1M times every byte (issue 8).
+struct FutureColdState {
+  std::optional<std::string> cancel_message;  // of cancel(msg); a task's pending one too
+  std::exception_ptr cancelled_exc;           // the CancelledError a cancelled task ended with
+  std::exception_ptr inject;                  // a task's CancelledError for its next resume point
+  std::string task_name;                      // set_name(), or "Task-N" once someone asked
+  bool has_task_name = false;
+};
+
 // The untyped part of every future and task: state, exception, cancel message, done-callbacks.
 class FutureBase : public std::enable_shared_from_this<FutureBase> {
  public:
@@ -80,7 +99,14 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   bool cancel_future(std::optional<std::string> msg);
   void schedule_callbacks();
   // A task that ended by raising CancelledError keeps that exact exception for its awaiters.
-  void set_cancelled_exception(std::exception_ptr e) { cancelled_exc_ = std::move(e); }
+  void set_cancelled_exception(std::exception_ptr e) { cold().cancelled_exc = std::move(e); }
+  FutureColdState& cold() const;
+  const std::optional<std::string>& cancel_message() const noexcept;
+
+  // A parked task's wakeup: `link` joins the done-callbacks in order; unlink_wakeup takes it out
+  // (the task is abandoned by close()).
+  void link_wakeup(DoneLink& link) noexcept { append(&link); }
+  void unlink_wakeup(DoneLink& link) noexcept { unlink(&link); }
 
   friend class TaskCore;
 
@@ -89,17 +115,21 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   bool log_traceback_ = false;
   // Set by TaskCore: the destructor cannot ask the (already destroyed) derived part as_task().
   bool is_task_ = false;
-  std::exception_ptr exception_;
-  std::exception_ptr cancelled_exc_;
-  std::optional<std::string> cancel_message_;
 
  private:
-  struct Entry {
-    CallbackId id;
-    DoneCallback fn;
-  };
-  std::vector<Entry> callbacks_;
-  CallbackId next_callback_id_ = 1;
+  void append(DoneLink* link) noexcept;
+  void unlink(DoneLink* link) noexcept;
+
+  // 32 bits: ids are unique per future, and no future sees four billion callbacks.
+  std::uint32_t last_callback_id_ = 0;
+
+ protected:
+  std::exception_ptr exception_;
+
+ private:
+  DoneLink* head_ = nullptr;
+  DoneLink* tail_ = nullptr;
+  mutable std::unique_ptr<FutureColdState> cold_;
 };
 
 template <class T>

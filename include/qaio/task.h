@@ -22,6 +22,10 @@ namespace qaio {
 namespace detail {
 
 // The untyped task machinery; TaskState<T> joins it to a FutureState<T>.
+//
+// Kept small on purpose (1M live tasks are 1M times every byte, issue 8): the name is only a
+// number until someone asks for it, and the cancel message, the injected CancelledError and an
+// explicit name live in the future's cold state (future.h), allocated when first needed.
 class TaskCore {
  public:
   TaskCore(FutureBase& self, std::string name);
@@ -29,8 +33,9 @@ class TaskCore {
   TaskCore(const TaskCore&) = delete;
   TaskCore& operator=(const TaskCore&) = delete;
 
-  const std::string& name() const noexcept { return name_; }
-  void set_name(std::string name) { name_ = std::move(name); }
+  // "Task-N" (N counts tasks in creation order) unless set_name() or create_task() named it.
+  const std::string& name() const noexcept;
+  void set_name(std::string name);
   int cancelling() const noexcept { return num_cancels_requested_; }
   int uncancel() noexcept;
   bool cancel_task(std::optional<std::string> msg);
@@ -51,6 +56,15 @@ class TaskCore {
   // cancelled, keeping that exact CancelledError for its awaiters.
   void finish_cancelled(std::exception_ptr cancelled_error);
 
+  // The future this task is parked on completed: queue the next step (asyncio's Task.__wakeup).
+  // Called by FutureBase::schedule_callbacks for the task's DoneLink.
+  static void wake(TaskCore& task) {
+    task.parked_ = false;
+    task.schedule_step();
+  }
+  // The future dropped the wakeup without scheduling it (its loop refused the call).
+  static void wakeup_dropped(TaskCore& task) noexcept { task.parked_ = false; }
+
   std::size_t registry_index = 0;  // position in the loop's task registry
   // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them
   // as "destroyed but pending" when their loop closes (the caller saw the run stop).
@@ -68,15 +82,16 @@ class TaskCore {
   std::exception_ptr make_cancelled_error_for_step() const;
 
   FutureBase& self_;
-  std::string name_;
+  // Linked into fut_waiter_'s done-callbacks while the task is parked there.
+  DoneLink wakeup_link_;
   std::shared_ptr<FutureBase> fut_waiter_;
   std::coroutine_handle<> resume_point_;
-  std::exception_ptr inject_;
-  std::optional<std::string> cancel_message_;
+  std::uint64_t number_;  // the N of "Task-N"
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool running_ = false;
   bool started_ = false;
+  bool parked_ = false;  // wakeup_link_ is in fut_waiter_'s list
 
   friend class ::qaio::EventLoop;
 };
@@ -90,7 +105,7 @@ class TaskState final : public FutureState<T>, public TaskCore {
   bool cancel(std::optional<std::string> msg) override { return cancel_task(std::move(msg)); }
   TaskCore* as_task() noexcept override { return this; }
   std::string repr() const override {
-    return "<Task " + std::string(this->state_name()) + " name='" + name_ + "'>";
+    return "<Task " + std::string(this->state_name()) + " name='" + name() + "'>";
   }
 
  protected:

@@ -8,16 +8,28 @@
 namespace qaio::detail {
 
 namespace {
+// A done-callback that is not a task wakeup.
+struct DoneNode : DoneLink {
+  CallbackId id = 0;
+  DoneCallback fn;
+};
+
 // Runs one done-callback; queued with call_soon so callbacks never run synchronously (item 100).
+// It owns the node, so the callable is not moved again on its way to the ready deque.
 struct RunDoneCallback {
   std::shared_ptr<FutureBase> future;
-  DoneCallback fn;
-  void operator()() { fn(*future); }
-  std::string describe() const { return fn.describe(); }
+  std::unique_ptr<DoneNode> node;
+  void operator()() { node->fn(*future); }
+  std::string describe() const { return node->fn.describe(); }
 };
 }  // namespace
 
 FutureBase::~FutureBase() {
+  // Only DoneNodes can be left: a parked task keeps its future alive (TaskCore::fut_waiter_).
+  while (DoneLink* l = head_) {
+    unlink(l);
+    if (!l->task) delete static_cast<DoneNode*>(l);
+  }
   if (log_traceback_ && exception_) {
     ErrorContext ctx;
     ctx.message = std::string(is_task_ ? "Task" : "Future") + " exception was never retrieved";
@@ -46,9 +58,19 @@ void FutureBase::ensure_pending(const char*) const {
   if (state_ == State::cancelled) throw InvalidStateError("CANCELLED: " + repr());
 }
 
+FutureColdState& FutureBase::cold() const {
+  if (!cold_) cold_ = std::make_unique<FutureColdState>();
+  return *cold_;
+}
+
+const std::optional<std::string>& FutureBase::cancel_message() const noexcept {
+  static const std::optional<std::string> none;
+  return cold_ ? cold_->cancel_message : none;
+}
+
 std::exception_ptr FutureBase::make_cancelled_error() const {
-  if (cancelled_exc_) return cancelled_exc_;
-  return std::make_exception_ptr(CancelledError(cancel_message_));
+  if (cold_ && cold_->cancelled_exc) return cold_->cancelled_exc;
+  return std::make_exception_ptr(CancelledError(cancel_message()));
 }
 
 bool FutureBase::cancel(std::optional<std::string> msg) { return cancel_future(std::move(msg)); }
@@ -57,7 +79,11 @@ bool FutureBase::cancel_future(std::optional<std::string> msg) {
   log_traceback_ = false;
   if (state_ != State::pending) return false;
   state_ = State::cancelled;
-  cancel_message_ = std::move(msg);
+  if (msg) {
+    cold().cancel_message = std::move(msg);
+  } else if (cold_) {
+    cold_->cancel_message.reset();
+  }
   schedule_callbacks();
   return true;
 }
@@ -90,28 +116,81 @@ void FutureBase::check_result() {
   if (exception_) std::rethrow_exception(exception_);
 }
 
-CallbackId FutureBase::add_done_callback(DoneCallback cb) {
-  CallbackId id = next_callback_id_++;
-  if (state_ != State::pending) {
-    loop_->schedule_soon(RunDoneCallback{shared_from_this(), std::move(cb)});
+void FutureBase::append(DoneLink* link) noexcept {
+  link->next = nullptr;
+  link->prev = tail_;
+  if (tail_) {
+    tail_->next = link;
   } else {
-    callbacks_.push_back(Entry{id, std::move(cb)});
+    head_ = link;
+  }
+  tail_ = link;
+}
+
+void FutureBase::unlink(DoneLink* link) noexcept {
+  (link->prev ? link->prev->next : head_) = link->next;
+  (link->next ? link->next->prev : tail_) = link->prev;
+  link->next = link->prev = nullptr;
+}
+
+CallbackId FutureBase::add_done_callback(DoneCallback cb) {
+  auto node = std::make_unique<DoneNode>();
+  node->id = ++last_callback_id_;
+  node->fn = std::move(cb);
+  CallbackId id = node->id;
+  if (state_ != State::pending) {
+    loop_->schedule_soon(RunDoneCallback{shared_from_this(), std::move(node)});
+  } else {
+    append(node.release());
   }
   return id;
 }
 
 std::size_t FutureBase::remove_done_callback(CallbackId id) {
-  std::size_t before = callbacks_.size();
-  std::erase_if(callbacks_, [id](const Entry& e) { return e.id == id; });
-  return before - callbacks_.size();
+  std::size_t removed = 0;
+  for (DoneLink* l = head_; l;) {
+    DoneLink* next = l->next;
+    if (!l->task && static_cast<DoneNode*>(l)->id == id) {
+      unlink(l);
+      delete static_cast<DoneNode*>(l);
+      ++removed;
+    }
+    l = next;
+  }
+  return removed;
 }
 
 void FutureBase::schedule_callbacks() {
-  if (callbacks_.empty()) return;
-  std::vector<Entry> callbacks;
-  callbacks.swap(callbacks_);
-  auto self = shared_from_this();
-  for (Entry& e : callbacks) loop_->schedule_soon(RunDoneCallback{self, std::move(e.fn)});
+  if (!head_) return;
+  // Detach the whole list first: callbacks added from here on are scheduled directly. If
+  // scheduling throws (a closed loop), the guard drops the entries not yet handed over.
+  struct Detached {
+    DoneLink* head;
+    ~Detached() {
+      while (DoneLink* l = head) {
+        head = l->next;
+        l->next = l->prev = nullptr;
+        if (l->task) {
+          TaskCore::wakeup_dropped(*l->task);
+        } else {
+          delete static_cast<DoneNode*>(l);
+        }
+      }
+    }
+  } list{std::exchange(head_, nullptr)};
+  tail_ = nullptr;
+  std::shared_ptr<FutureBase> self;  // made once, for the first plain callback
+  while (DoneLink* l = list.head) {
+    list.head = l->next;
+    l->next = l->prev = nullptr;
+    if (l->task) {
+      TaskCore::wake(*l->task);
+    } else {
+      std::unique_ptr<DoneNode> node(static_cast<DoneNode*>(l));
+      if (!self) self = shared_from_this();
+      loop_->schedule_soon(RunDoneCallback{self, std::move(node)});
+    }
+  }
 }
 
 }  // namespace qaio::detail

@@ -15,25 +15,37 @@ namespace qaio::detail {
 namespace {
 std::atomic<std::uint64_t> task_counter{0};
 
-// The step handle of a task (its name shows in slow-callback warnings and errors).
+// The step handle of a task (its name shows in slow-callback warnings and errors). It holds the
+// task alive until the step has run, so step() itself takes no extra reference.
 struct TaskStep {
   std::shared_ptr<FutureBase> task;
   void operator()() { task->as_task()->step(); }
   std::string describe() const { return task->repr(); }
 };
-
-// The done-callback that wakes a parked task (asyncio's Task.__wakeup).
-struct TaskWakeup {
-  std::shared_ptr<FutureBase> task;
-  void operator()(FutureBase&) { task->as_task()->step(); }
-  std::string describe() const { return task->repr(); }
-};
 }  // namespace
 
-TaskCore::TaskCore(FutureBase& self, std::string name) : self_(self), name_(std::move(name)) {
+TaskCore::TaskCore(FutureBase& self, std::string name)
+    : self_(self), number_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
   self_.is_task_ = true;
-  std::uint64_t n = task_counter.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (name_.empty()) name_ = "Task-" + std::to_string(n);
+  wakeup_link_.task = this;
+  if (!name.empty()) set_name(std::move(name));
+}
+
+const std::string& TaskCore::name() const noexcept {
+  // Built on first request: most tasks are never asked their name. (An allocation failure here
+  // terminates, as any in a noexcept function.)
+  FutureColdState& cold = self_.cold();
+  if (!cold.has_task_name) {
+    cold.task_name = "Task-" + std::to_string(number_);
+    cold.has_task_name = true;
+  }
+  return cold.task_name;
+}
+
+void TaskCore::set_name(std::string name) {
+  FutureColdState& cold = self_.cold();
+  cold.task_name = std::move(name);
+  cold.has_task_name = true;
 }
 
 TaskCore* TaskCore::current() noexcept {
@@ -55,7 +67,12 @@ bool TaskCore::cancel_task(std::optional<std::string> msg) {
   ++num_cancels_requested_;
   if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;  // the wakeup throws CancelledError
   must_cancel_ = true;
-  cancel_message_ = std::move(msg);
+  // Kept where the future keeps its own: the task's cancelled state reuses it (finish_cancelled).
+  if (msg) {
+    self_.cold().cancel_message = std::move(msg);
+  } else if (self_.cold_) {
+    self_.cold_->cancel_message.reset();
+  }
   return true;
 }
 
@@ -63,10 +80,20 @@ void TaskCore::suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at) {
   if (&fut.loop() != &self_.loop())
     throw RuntimeError("Task " + self_.repr() + " got Future " + fut.repr() + " attached to a different loop");
   if (&fut == &self_) throw RuntimeError("Task cannot await on itself: " + self_.repr());
+  if (parked_) {  // an awaiter parked us twice in one suspension: keep only the last future
+    fut_waiter_->unlink_wakeup(wakeup_link_);
+    parked_ = false;
+  }
   fut_waiter_ = fut.shared_from_this();
   resume_point_ = resume_at;
-  fut.add_done_callback(TaskWakeup{self_.shared_from_this()});
-  if (must_cancel_ && fut.cancel(cancel_message_)) must_cancel_ = false;
+  if (fut.done()) {
+    // asyncio's add_done_callback on a done future: the wakeup is scheduled at once.
+    schedule_step();
+  } else {
+    fut.link_wakeup(wakeup_link_);
+    parked_ = true;
+  }
+  if (must_cancel_ && fut.cancel(self_.cancel_message())) must_cancel_ = false;
 }
 
 void TaskCore::yield_once(std::coroutine_handle<> resume_at) {
@@ -77,7 +104,7 @@ void TaskCore::yield_once(std::coroutine_handle<> resume_at) {
 void TaskCore::schedule_step() { self_.loop().schedule_soon(TaskStep{self_.shared_from_this()}); }
 
 void TaskCore::throw_if_injected() {
-  if (inject_) std::rethrow_exception(std::exchange(inject_, nullptr));
+  if (self_.cold_ && self_.cold_->inject) std::rethrow_exception(std::exchange(self_.cold_->inject, nullptr));
 }
 
 void TaskCore::step() {
@@ -90,12 +117,12 @@ void TaskCore::step() {
     return;
   }
   if (must_cancel_) {
-    inject_ = make_cancelled_error_for_step();
+    self_.cold().inject = make_cancelled_error_for_step();
     must_cancel_ = false;
   }
   fut_waiter_.reset();
   std::coroutine_handle<> h = std::exchange(resume_point_, {});
-  auto keep_alive = self_.shared_from_this();
+  // No keep-alive reference here: the handle running this step holds one (TaskStep).
   TaskCore* previous = loop.current_task_core();
   loop.set_current_task_core(this);
   running_ = true;
@@ -106,7 +133,7 @@ void TaskCore::step() {
     TaskCore* previous;
     ~Leave() {
       t.running_ = false;
-      t.inject_ = nullptr;
+      if (t.self_.cold_) t.self_.cold_->inject = nullptr;
       loop.set_current_task_core(previous);
     }
   };
@@ -121,7 +148,7 @@ void TaskCore::step() {
 }
 
 std::exception_ptr TaskCore::make_cancelled_error_for_step() const {
-  return std::make_exception_ptr(CancelledError(cancel_message_));
+  return std::make_exception_ptr(CancelledError(self_.cancel_message()));
 }
 
 void TaskCore::finish_cancelled(std::exception_ptr cancelled_error) {
@@ -130,15 +157,20 @@ void TaskCore::finish_cancelled(std::exception_ptr cancelled_error) {
     try {
       std::rethrow_exception(cancelled_error);
     } catch (const CancelledError& e) {
-      cancel_message_ = e.optional_message();
+      self_.cold().cancel_message = e.optional_message();
     } catch (...) {
     }
-    self_.cancelled_exc_ = cancelled_error;
+    self_.set_cancelled_exception(cancelled_error);
   }
-  self_.cancel_future(cancel_message_);
+  std::optional<std::string> msg = self_.cancel_message();
+  self_.cancel_future(std::move(msg));
 }
 
 void TaskCore::abandon() noexcept {
+  if (parked_) {
+    fut_waiter_->unlink_wakeup(wakeup_link_);
+    parked_ = false;
+  }
   fut_waiter_.reset();
   resume_point_ = {};
   destroy_frame();
