@@ -3,10 +3,13 @@
 //
 // The loop keeps the core's ready deque, timer heap and epoll selector and hands Qt exactly three
 // things (DESIGN.md "One core, two drivers"): one QSocketNotifier on the epoll fd, one single-shot
-// Qt::PreciseTimer armed to the earliest deadline, and one coalesced posted event that runs a
-// time-sliced dispatch. Every batch runs from that posted event, never from the timer's or the
-// notifier's slot, because a QTimer does not fire again while its own slot runs (DESIGN rule 3): a
-// modal dialog opened by a task would otherwise freeze every qaio timer.
+// Qt::PreciseTimer armed to the earliest deadline, and one coalesced posted event. Each of them
+// leads to a time-sliced dispatch: the notifier runs it directly (Qt re-activates a notifier inside
+// nested Qt loops, and I/O wakeups then cost one dispatcher iteration), while the timer only posts
+// the event, because a QTimer does not fire again while its own slot runs (DESIGN rule 3): a modal
+// dialog opened by a task from the timer's slot would otherwise freeze every qaio timer. A dispatch
+// never arms a Qt timer for work it will run itself; if a callback spins a nested Qt loop, the
+// dispatcher's aboutToBlock/awake signals hand the pending work to the timer.
 //
 // When does it run? Whenever any Qt event loop of its thread spins: app.exec(), QDialog::exec(), a
 // local QEventLoop, and the private QEventLoop of run_forever()/run_until_complete(). is_running()
@@ -31,6 +34,7 @@ namespace qaio::qt {
 
 namespace detail {
 class Driver;
+class EpollNotifier;
 }
 
 class QtEventLoop : public EventLoop {
@@ -65,10 +69,13 @@ class QtEventLoop : public EventLoop {
 
  private:
   friend class detail::Driver;
+  friend class detail::EpollNotifier;
   void dispatch();        // one posted event: run_once() slices until the slice ends
   void post_dispatch();   // coalesced: at most one dispatch event is queued
+  void on_qt_iteration(); // Qt's dispatcher is about to process events (nested loops: re-arm)
   void rearm();           // after a dispatch: next wakeup (posted event or the timer)
   void arm_timer(double when);
+  void quit_private_loop(); // run_forever() returns once Qt's current iteration ends
   void defer();           // another loop runs in this thread: wait until it stops
   void resume_deferred(); // the loop that made others wait has stopped
   detail::Driver& driver();
@@ -77,10 +84,13 @@ class QtEventLoop : public EventLoop {
   QEventLoop* private_loop_ = nullptr;  // run_forever()'s QEventLoop while it spins
   std::exception_ptr pending_exception_;
   double slice_ = 0.004;
+  // A dispatch reads the clock about once per this many handles (run_once's own granularity).
+  static constexpr std::size_t kHandlesPerClockRead = 16;
   double armed_deadline_ = 0;           // loop.time() the Qt timer fires at, if active
   bool timer_active_ = false;
   int dispatch_depth_ = 0;              // dispatches on the stack (nested Qt loops add more)
   bool posted_ = false;
+  bool quit_requested_ = false;         // run_forever()'s QEventLoop was told to quit
   bool deferred_ = false;
 };
 
