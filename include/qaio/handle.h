@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -28,21 +29,36 @@ using Callback = SmallFunction<void(), 56>;
 struct HandleState {
   std::atomic<std::uint32_t> refs{1};
   bool cancelled = false;
-  bool is_timer = false;
-  bool in_heap = false;  // a TimerHandle still in the loop's timer heap
-  bool running = false;  // the callback is executing: cancel() must not destroy it yet
-  double when = 0;       // deadline in loop.time() seconds (timers only; the heap keeps a copy)
+  bool is_timer : 1 = false;
+  bool in_heap : 1 = false;  // a TimerHandle still in the loop's timer heap
+  bool running : 1 = false;  // the callback is executing: cancel() must not destroy it yet
+  bool pooled : 1 = false;   // memory from this thread's handle pool (else from operator new)
+  double when = 0;           // deadline in loop.time() seconds (timers only; the heap keeps a copy)
   EventLoop* loop = nullptr;
   Callback callback;
 
-  static void* operator new(std::size_t size);
-  static void operator delete(void* p, std::size_t size) noexcept;
+  // A new state with one reference. pooled: from the calling thread's pool (the loop's thread,
+  // where nearly every handle is made and released); threads that only post to a loop use
+  // operator new instead, so they never map a pool of their own.
+  static HandleState* create(bool pooled = true);
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(this);
   }
+
+ private:
+  HandleState() = default;
+  static void destroy(HandleState* h) noexcept;
 };
+
+// The per-thread slab pool behind HandleState::create (handle_pool.cpp).
+void* allocate_handle_slot();
+void free_handle_slot(void* p) noexcept;
+// Bytes currently mapped by the handle pools of all threads (memory benchmarks, tests).
+std::size_t handle_pool_mapped_bytes() noexcept;
+// False in AddressSanitizer builds, where every state comes from operator new (see handle.cpp).
+bool handle_pool_enabled() noexcept;
 
 }  // namespace detail
 

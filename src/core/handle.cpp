@@ -1,8 +1,6 @@
-// handle.cpp: Handle/TimerHandle operations and the per-thread free list that HandleStates come from.
-//
-// Every call_soon/call_later needs one HandleState; recycling them through a thread-local free list
-// keeps the scheduling hot path free of malloc (DESIGN rule 12). A state freed on another thread
-// simply joins that thread's list.
+// handle.cpp: Handle/TimerHandle operations, and making and destroying HandleStates (from the
+// per-thread pool of handle_pool.cpp, which keeps the scheduling hot path free of malloc: DESIGN
+// rule 12).
 #include <cxxabi.h>
 
 #include <cstdlib>
@@ -18,43 +16,39 @@ namespace qaio {
 namespace detail {
 
 namespace {
-struct FreeList {
-  struct Node {
-    Node* next;
-  };
-  Node* head = nullptr;
-  std::size_t count = 0;
-  static constexpr std::size_t kMaxCached = 4096;
-  ~FreeList() {
-    while (head) {
-      Node* n = head;
-      head = n->next;
-      ::operator delete(static_cast<void*>(n));
-    }
-  }
-};
-thread_local FreeList free_list;
+// AddressSanitizer cannot see a use-after-free inside a pool slot, so sanitized builds take every
+// state from operator new: a dangling Handle is then reported where it happens.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUsePool = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kUsePool = false;
+#else
+constexpr bool kUsePool = true;
+#endif
+#else
+constexpr bool kUsePool = true;
+#endif
 }  // namespace
 
-void* HandleState::operator new(std::size_t size) {
-  if (size == sizeof(HandleState) && free_list.head) {
-    FreeList::Node* n = free_list.head;
-    free_list.head = n->next;
-    --free_list.count;
-    return n;
-  }
-  return ::operator new(size);
+bool handle_pool_enabled() noexcept { return kUsePool; }
+
+HandleState* HandleState::create(bool pooled) {
+  pooled = pooled && kUsePool;
+  void* memory = pooled ? allocate_handle_slot() : ::operator new(sizeof(HandleState));
+  auto* h = ::new (memory) HandleState();
+  h->pooled = pooled;
+  return h;
 }
 
-void HandleState::operator delete(void* p, std::size_t size) noexcept {
-  if (size == sizeof(HandleState) && free_list.count < FreeList::kMaxCached) {
-    auto* n = static_cast<FreeList::Node*>(p);
-    n->next = free_list.head;
-    free_list.head = n;
-    ++free_list.count;
-    return;
+void HandleState::destroy(HandleState* h) noexcept {
+  const bool pooled = h->pooled;
+  h->~HandleState();
+  if (pooled) {
+    free_handle_slot(h);
+  } else {
+    ::operator delete(static_cast<void*>(h));
   }
-  ::operator delete(p);
 }
 
 std::string demangle_type_name(const std::type_info& type) {
