@@ -401,7 +401,8 @@ class EventLoop {
   void push_ready(detail::HandleState* h) noexcept;  // takes one reference
   void process_io(double timeout);
   void run_handle(detail::HandleState* h);
-  void drop_cancelled_timers();
+  // slice_end: see run_once; a huge cleanup is then spread over several iterations.
+  void drop_cancelled_timers(double slice_end = INFINITY);
   CallbackId add_stop_callback(detail::FutureBase& fut);
   // run_until_complete's body. new_task: the task was made here from a coroutine, so (like
   // asyncio) it is not reported as "destroyed but pending" and an exception that escapes
@@ -412,6 +413,7 @@ class EventLoop {
   std::unique_ptr<detail::ReadyQueue> ready_;
   std::vector<detail::TimerEntry> timers_;  // binary min-heap on (when, seq)
   std::size_t timer_cancelled_count_ = 0;
+  std::size_t compact_position_ = 0;  // where a sliced cleanup of cancelled timers resumes
   std::uint64_t timer_seq_ = 0;
   std::size_t batch_remaining_ = 0;
   std::uint64_t iterations_ = 0;

@@ -64,7 +64,7 @@ EventLoop* running_loop() noexcept { return tls_running_loop; }
 void set_running_loop(EventLoop* loop) noexcept { tls_running_loop = loop; }
 
 bool post_threadsafe(const std::shared_ptr<ThreadsafeQueue>& queue, Callback cb) {
-  auto* h = new HandleState();
+  auto* h = HandleState::create(false);  // made by a foreign thread: no pool of its own
   h->callback = std::move(cb);
   return queue->push(h);
 }
@@ -198,7 +198,7 @@ Handle EventLoop::schedule_soon(detail::Callback cb) {
   if (closing_) return Handle();
   check_closed();
   check_thread("call_soon");
-  auto* h = new HandleState();
+  auto* h = HandleState::create();
   h->loop = this;
   h->callback = std::move(cb);
   h->refs.store(2, std::memory_order_relaxed);  // one for the ready deque, one for the caller
@@ -210,7 +210,7 @@ TimerHandle EventLoop::schedule_at(double when, detail::Callback cb) {
   if (closing_) return TimerHandle();
   check_closed();
   check_thread("call_at");
-  auto* h = new HandleState();
+  auto* h = HandleState::create();
   h->loop = this;
   h->is_timer = true;
   h->in_heap = true;
@@ -228,14 +228,14 @@ Handle EventLoop::schedule_threadsafe(detail::Callback cb) {
     if (closing_) return Handle();
     check_closed();
     // In the loop's own thread: the same FIFO as call_soon (spec item 19).
-    auto* h = new HandleState();
+    auto* h = HandleState::create();
     h->loop = this;
     h->callback = std::move(cb);
     h->refs.store(2, std::memory_order_relaxed);
     push_ready(h);
     return Handle(h, false);
   }
-  auto* h = new HandleState();
+  auto* h = HandleState::create(false);  // another thread: see create()
   h->loop = this;
   h->callback = std::move(cb);
   h->refs.store(2, std::memory_order_relaxed);
@@ -254,21 +254,70 @@ std::optional<double> EventLoop::next_timer_deadline() {
   return timers_.front().when;
 }
 
-void EventLoop::drop_cancelled_timers() {
+namespace {
+// Removes heap entry i and restores the heap order (the std:: heap algorithms only pop the top).
+void erase_heap_entry(std::vector<detail::TimerEntry>& heap, std::size_t i) {
+  detail::TimerLater later;
+  detail::TimerEntry moved = heap.back();
+  heap.pop_back();
+  if (i == heap.size()) return;
+  // Sift up while the moved entry is earlier than its parent ...
+  while (i > 0 && later(heap[(i - 1) / 2], moved)) {
+    heap[i] = heap[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  // ... then down while a child is earlier than it (at most one of the two loops moves it).
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= heap.size()) break;
+    if (child + 1 < heap.size() && later(heap[child], heap[child + 1])) ++child;
+    if (!later(moved, heap[child])) break;
+    heap[i] = heap[child];
+    i = child;
+  }
+  heap[i] = moved;
+}
+}  // namespace
+
+void EventLoop::drop_cancelled_timers(double slice_end) {
   constexpr std::size_t kMinScheduled = 100;  // asyncio's _MIN_SCHEDULED_TIMER_HANDLES
+  // Up to this size a rebuild takes well under a millisecond, even for a time-sliced driver.
+  constexpr std::size_t kMaxUnslicedRebuild = 1u << 15;
   if (timers_.size() > kMinScheduled && timer_cancelled_count_ * 2 > timers_.size()) {
-    // Mostly cancelled: rebuild the heap with the live timers only (spec item 38).
-    // In place: the live entries slide to the front, then the tail is dropped.
-    auto live_end = std::remove_if(timers_.begin(), timers_.end(), [](const detail::TimerEntry& t) {
-      if (!t.handle->cancelled) return false;
-      t.handle->in_heap = false;
-      t.handle->release();
-      return true;
-    });
-    timers_.erase(live_end, timers_.end());
-    std::make_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
-    timer_cancelled_count_ = 0;
-    return;
+    // Mostly cancelled: drop the cancelled entries (spec item 38).
+    if (slice_end == INFINITY || timers_.size() <= kMaxUnslicedRebuild) {
+      // At once, in place: live entries slide to the front, the tail goes, the heap is rebuilt.
+      auto live_end = std::remove_if(timers_.begin(), timers_.end(), [](const detail::TimerEntry& t) {
+        if (!t.handle->cancelled) return false;
+        t.handle->in_heap = false;
+        t.handle->release();
+        return true;
+      });
+      timers_.erase(live_end, timers_.end());
+      std::make_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
+      timer_cancelled_count_ = 0;
+      compact_position_ = 0;
+    } else {
+      // A time-sliced driver (Qt) cannot spend tens of milliseconds on a huge heap in one go:
+      // scan it a slice at a time from where the last slice stopped, erasing cancelled entries
+      // in place. The heap stays valid between slices; an entry that moves behind the scan is
+      // only left for a later cleanup.
+      std::size_t i = std::min(compact_position_, timers_.size());
+      std::uint32_t scanned = 0;
+      while (i < timers_.size()) {
+        if ((++scanned & 255u) == 0 && time() >= slice_end) break;
+        HandleState* h = timers_[i].handle;
+        if (!h->cancelled) {
+          ++i;
+          continue;
+        }
+        erase_heap_entry(timers_, i);  // a live entry from the end takes slot i: look at it next
+        h->in_heap = false;
+        --timer_cancelled_count_;
+        h->release();
+      }
+      compact_position_ = i < timers_.size() ? i : 0;
+    }
   }
   while (!timers_.empty() && timers_.front().handle->cancelled) {
     std::pop_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
@@ -328,7 +377,7 @@ Handle EventLoop::set_fd_callback(int fd, bool reader, detail::Callback cb) {
   check_thread(reader ? "add_reader" : "add_writer");
   if (fd < 0) throw std::invalid_argument("Invalid file descriptor: " + std::to_string(fd));
   if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
-  auto* h = new HandleState();
+  auto* h = HandleState::create();
   h->loop = this;
   h->callback = std::move(cb);
   h->refs.store(2, std::memory_order_relaxed);
@@ -433,7 +482,7 @@ void EventLoop::process_io(double timeout) {
 void EventLoop::run_once(double max_block, double slice_end) {
   if (batch_remaining_ == 0) {
     ++iterations_;
-    drop_cancelled_timers();
+    drop_cancelled_timers(slice_end);
     const bool busy = !ready_->empty() || stopping_;
     // set_io_poll_interval(N): a busy loop skips the zero-timeout poll N-1 times out of N. An
     // idle loop always polls, since that is where it blocks.
@@ -452,7 +501,12 @@ void EventLoop::run_once(double max_block, double slice_end) {
     // when there is a timer to compare with: a chain of call_soon would otherwise pay one
     // clock_gettime per iteration (12% of the W1 chain benchmark, docs/benchmarks.md).
     const double end_time = timers_.empty() ? 0.0 : time() + clock_resolution_;
+    std::uint32_t popped = 0;
     while (!timers_.empty() && timers_.front().when < end_time) {
+      // A time-sliced driver (Qt) must not spend a frame here either: a loop that fell behind
+      // can have hundreds of thousands of timers due at once. The rest stay in the heap, due,
+      // and are expired by the next iteration, still in deadline order.
+      if (slice_end != INFINITY && (++popped & 255u) == 0 && time() >= slice_end) break;
       std::pop_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
       HandleState* h = timers_.back().handle;
       timers_.pop_back();
