@@ -14,6 +14,8 @@ from collections import defaultdict
 SYSTEMS = [
     ("qaio", "qaio standalone (SelectorEventLoop)"),
     ("qaio-qt", "qaio under Qt (qt::QtEventLoop)"),
+    ("qaio-poll64", "qaio standalone, set_io_poll_interval(64)"),
+    ("qaio-qt-poll64", "qaio under Qt, set_io_poll_interval(64)"),
     ("asio", "asio 1.22 standalone, C++20 coroutines"),
     ("libuv", "libuv"),
     ("qt", "plain Qt 6 (queued invokeMethod / QTimer)"),
@@ -145,23 +147,42 @@ def workload_table(workload, title, unit, results, skips):
 
 def headline(results, skips):
     out = ["## Headline", ""]
+    out.append("qaio's default is asyncio's iteration (I/O polled every iteration). The `N=64` figures "
+               "use the documented relaxation `loop.set_io_poll_interval(64)` (I/O polled every 64 busy "
+               "iterations); `met` says which setting meets the target.")
+    out.append("")
     out.append("| workload | qaio | qaio under Qt | best peer | qaio ÷ best peer | target (standalone / Qt) | met |")
     out.append("|---|---|---|---|---|---|---|")
     for workload, title, unit in WORKLOADS:
         q = results.get((workload, "qaio"))
         qq = results.get((workload, "qaio-qt"))
+        q64 = results.get((workload, "qaio-poll64"))
+        qq64 = results.get((workload, "qaio-qt-poll64"))
         peers = [(best(results[(workload, p)])["value"], p) for p in PEERS if results.get((workload, p))]
         bp = min(peers) if peers else None
         t1, t2 = TARGETS[workload]
-        qs = fmt(best(q)["value"], unit) if q else why_missing(workload, "qaio", skips)
-        qqs = fmt(best(qq)["value"], unit) if qq else why_missing(workload, "qaio-qt", skips)
+
+        def cell(default, relaxed, system):
+            if not default:
+                return why_missing(workload, system, skips)
+            text = fmt(best(default)["value"], unit)
+            if relaxed:
+                text += f" (N=64: {fmt(best(relaxed)['value'], unit)})"
+            return text
+
+        def verdict(name, default, relaxed, target):
+            if not default:
+                return None
+            if best(default)["value"] <= target:
+                return f"{name} yes"
+            if relaxed and best(relaxed)["value"] <= target:
+                return f"{name} yes with N=64"
+            return f"{name} no"
+
+        qs, qqs = cell(q, q64, "qaio"), cell(qq, qq64, "qaio-qt")
         bps = f"{bp[1]} {fmt(bp[0], unit)}" if bp else "-"
         ratio = f"{best(q)['value'] / bp[0]:.2f}" if (q and bp) else "-"
-        met = []
-        if q:
-            met.append("standalone " + ("yes" if best(q)["value"] <= t1 else "no"))
-        if qq:
-            met.append("Qt " + ("yes" if best(qq)["value"] <= t2 else "no"))
+        met = [m for m in (verdict("standalone", q, q64, t1), verdict("Qt", qq, qq64, t2)) if m]
         tgt = f"<= {fmt(t1, unit)} / <= {fmt(t2, unit)}"
         out.append(f"| {HEADLINE_LABELS[workload]} | {qs} | {qqs} | {bps} | {ratio} | {tgt} | "
                    f"{', '.join(met) or '-'} |")
