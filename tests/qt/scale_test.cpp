@@ -201,3 +201,45 @@ TEST(QtScale, HundredThousandTimersInDeadlineOrder) {
   EXPECT_FALSE(s.cancelled_fired);
   EXPECT_LT(q.seconds, s.seconds * 1.5 + 0.1);
 }
+
+// Spec item 38's cleanup on a huge heap: with more than half of 200,000 timers cancelled, the
+// standalone loop rebuilds the heap at once, while QtEventLoop (time-sliced) erases the cancelled
+// entries a slice at a time so that no Qt frame is lost to it. Either way the heap must stay a
+// valid heap: every live timer fires, in deadline order, and nothing cancelled is left behind.
+TEST(QtScale, MostlyCancelledHugeHeapIsCleanedUpWithoutBreakingTheOrder) {
+  auto run = [](qaio::EventLoop& loop) {
+    constexpr int kTimers = 200'000;
+    std::mt19937 rng(777);
+    std::uniform_real_distribution<double> delay(0.05, 0.25);
+    std::vector<double> fired;
+    std::vector<double> expected;
+    std::vector<qaio::TimerHandle> handles;
+    handles.reserve(kTimers);
+    for (int i = 0; i < kTimers; ++i) {
+      const double when = loop.time() + delay(rng);
+      handles.push_back(loop.call_at(when, [&fired, when] { fired.push_back(when); }));
+    }
+    for (int i = 0; i < kTimers; ++i) {
+      if (i % 4 != 0) {
+        handles[static_cast<std::size_t>(i)].cancel();  // 75% cancelled: above asyncio's half
+      } else {
+        expected.push_back(handles[static_cast<std::size_t>(i)].when());
+      }
+    }
+    handles.clear();
+    std::size_t after_first_iteration = 0;
+    loop.call_soon([&] { after_first_iteration = loop.timer_count(); });
+    loop.call_at(loop.time() + 0.3, [&loop] { loop.stop(); });
+    loop.run_forever();
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(fired.size(), expected.size());
+    EXPECT_TRUE(fired == expected) << "live timers fired out of deadline order or went missing";
+    EXPECT_LT(after_first_iteration, static_cast<std::size_t>(kTimers));  // cleanup began at once
+    EXPECT_EQ(loop.timer_count(), 0u);
+    EXPECT_EQ(loop.cancelled_timer_count(), 0u);
+  };
+  qaio::SelectorEventLoop standalone;
+  run(standalone);
+  QtEventLoop qloop;
+  run(qloop);
+}
