@@ -9,7 +9,6 @@
 // clients get a NOTICE and an ERROR, their sockets are flushed and closed, then it exits 0.
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -83,34 +82,27 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-// SIGINT/SIGTERM arrive through a signalfd watched by the loop, so the handler is an ordinary
-// loop callback (DESIGN rule 1) and the shutdown runs as coroutine code.
+// SIGINT/SIGTERM become loop callbacks (loop.add_signal_handler), so the shutdown runs as ordinary
+// coroutine code; the handlers are removed (and the previous dispositions restored) on the way out.
+// SIGINT replaces qaio::run's own handler, which would cancel the main task instead of draining.
 class SignalWatch {
  public:
   SignalWatch(qaio::EventLoop& loop, qaio::Future<int> fired) : loop_(loop) {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
-    fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd_ < 0) qaio::throw_os_error(errno, "signalfd");
-    loop_.add_reader(fd_, [fd = fd_, fired] {
-      signalfd_siginfo info{};
-      if (::read(fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info) && !fired.done())
-        fired.set_result(static_cast<int>(info.ssi_signo));
-    });
+    for (int sig : {SIGINT, SIGTERM}) {
+      loop_.add_signal_handler(sig, [fired, sig] {
+        if (!fired.done()) fired.set_result(sig);
+      });
+    }
   }
   ~SignalWatch() {
-    loop_.remove_reader(fd_);
-    ::close(fd_);
+    loop_.remove_signal_handler(SIGINT);
+    loop_.remove_signal_handler(SIGTERM);
   }
   SignalWatch(const SignalWatch&) = delete;
   SignalWatch& operator=(const SignalWatch&) = delete;
 
  private:
   qaio::EventLoop& loop_;
-  int fd_ = -1;
 };
 
 std::string today() {
