@@ -157,6 +157,8 @@ class [[nodiscard]] Coro {
     if (handle_) std::exchange(handle_, {}).destroy();
   }
   bool valid() const noexcept { return static_cast<bool>(handle_); }
+  // Gives up ownership of the frame (a task adopts it untyped; see TaskCore).
+  handle_type release() noexcept { return std::exchange(handle_, {}); }
   bool done() const noexcept { return handle_ && handle_.done(); }
   handle_type handle() const noexcept { return handle_; }
   // The outcome of a finished coroutine: its value, or its exception rethrown.

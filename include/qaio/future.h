@@ -38,17 +38,19 @@ class FutureBase;
 using DoneCallback = SmallFunction<void(FutureBase&), 32>;
 
 // One entry of a future's done-callback list, which is doubly linked so that entries keep their
-// registration order and leave in O(1). A task parked on a future links the DoneLink it embeds
+// registration order and leave in O(1). The first entry's prev points to the last one, so the
+// future needs no tail pointer. A task parked on a future links the DoneLink it embeds
 // (task != nullptr): awaiting a future allocates nothing. Other callbacks are DoneNodes on the heap.
 struct DoneLink {
   DoneLink* next = nullptr;
-  DoneLink* prev = nullptr;
-  TaskCore* task = nullptr;
+  DoneLink* prev = nullptr;  // never nullptr while linked
+  FutureBase* task = nullptr;  // the parked task (its own future); nullptr for a DoneNode
 };
 
 // The state a future rarely needs, allocated on first use so that the common future (and every
 // task) stays small: 1M live tasks are 1M times every byte (issue 8).
 struct FutureColdState {
+  std::exception_ptr exception;               // of set_exception
   std::optional<std::string> cancel_message;  // of cancel(msg); a task's pending one too
   std::exception_ptr cancelled_exc;           // the CancelledError a cancelled task ended with
   std::exception_ptr inject;                  // a task's CancelledError for its next resume point
@@ -94,6 +96,9 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::exception_ptr make_cancelled_error() const;
 
  protected:
+  // Tasks only (TaskState): store the finished coroutine's outcome and destroy its frame. A
+  // virtual here rather than in TaskCore, so that a task carries one vtable pointer, not two.
+  virtual void finish_task_from_root() {}
   void ensure_pending(const char* what) const;  // InvalidStateError unless pending
   void finish();                               // pending -> finished, schedule callbacks
   bool cancel_future(std::optional<std::string> msg);
@@ -122,13 +127,7 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
 
   // 32 bits: ids are unique per future, and no future sees four billion callbacks.
   std::uint32_t last_callback_id_ = 0;
-
- protected:
-  std::exception_ptr exception_;
-
- private:
   DoneLink* head_ = nullptr;
-  DoneLink* tail_ = nullptr;
   mutable std::unique_ptr<FutureColdState> cold_;
 };
 

@@ -25,11 +25,12 @@ namespace detail {
 //
 // Kept small on purpose (1M live tasks are 1M times every byte, issue 8): the name is only a
 // number until someone asks for it, and the cancel message, the injected CancelledError and an
-// explicit name live in the future's cold state (future.h), allocated when first needed.
+// explicit name live in the future's cold state (future.h), allocated when first needed. It has no
+// virtual functions of its own: the frame is held untyped, and the one typed operation (taking the
+// frame's outcome) is a virtual of the FutureBase it is joined to.
 class TaskCore {
  public:
-  TaskCore(FutureBase& self, std::string name);
-  virtual ~TaskCore() = default;
+  TaskCore(FutureBase& self, std::coroutine_handle<> frame, std::string name);
   TaskCore(const TaskCore&) = delete;
   TaskCore& operator=(const TaskCore&) = delete;
 
@@ -40,7 +41,7 @@ class TaskCore {
   int uncancel() noexcept;
   bool cancel_task(std::optional<std::string> msg);
   bool is_running_step() const noexcept { return running_; }
-  FutureBase& future() noexcept { return self_; }
+  FutureBase& future() noexcept { return *wakeup_link_.task; }
 
   // One step: resume the frame where it suspended (asyncio's Task.__step).
   void step();
@@ -58,41 +59,49 @@ class TaskCore {
 
   // The future this task is parked on completed: queue the next step (asyncio's Task.__wakeup).
   // Called by FutureBase::schedule_callbacks for the task's DoneLink.
-  static void wake(TaskCore& task) {
-    task.parked_ = false;
-    task.schedule_step();
-  }
+  // (The future has unlinked wakeup_link_ already.)
+  static void wake(TaskCore& task) { task.schedule_step(); }
   // The future dropped the wakeup without scheduling it (its loop refused the call).
-  static void wakeup_dropped(TaskCore& task) noexcept { task.parked_ = false; }
+  static void wakeup_dropped(TaskCore&) noexcept {}
 
   std::size_t registry_index = 0;  // position in the loop's task registry
-  // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them
-  // as "destroyed but pending" when their loop closes (the caller saw the run stop).
-  bool log_destroy_pending = true;
 
   // The task whose step is running on the running loop of this thread, or nullptr.
   static TaskCore* current() noexcept;
 
  protected:
-  virtual std::coroutine_handle<> root() noexcept = 0;
-  virtual bool root_done() const noexcept = 0;
-  // Moves the finished frame's outcome into the future (value or exception), destroying the frame.
-  virtual void finish_from_root() = 0;
-  virtual void destroy_frame() noexcept = 0;
+  // Only TaskState destroys a TaskCore (through FutureBase's virtual destructor).
+  ~TaskCore() { destroy_frame(); }
+
+  std::coroutine_handle<> root() const noexcept { return frame_; }
+  bool root_done() const noexcept { return frame_ && frame_.done(); }
+  void destroy_frame() noexcept {
+    if (frame_) std::exchange(frame_, {}).destroy();
+  }
   std::exception_ptr make_cancelled_error_for_step() const;
 
-  FutureBase& self_;
+  // The future this task is (TaskState joins the two); stored in the link, which needs it anyway.
+  FutureBase& self() const noexcept { return *wakeup_link_.task; }
+  // Whether the task is parked: wakeup_link_ is in fut_waiter_'s done-callbacks.
+  bool parked() const noexcept { return wakeup_link_.prev != nullptr; }
+
   // Linked into fut_waiter_'s done-callbacks while the task is parked there.
   DoneLink wakeup_link_;
   std::shared_ptr<FutureBase> fut_waiter_;
   std::coroutine_handle<> resume_point_;
-  std::uint64_t number_;  // the N of "Task-N"
+  std::coroutine_handle<> frame_;  // the task's coroutine (owned; a Coro<T> until create_task)
+  std::uint64_t number_;           // the N of "Task-N"
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool running_ = false;
-  bool started_ = false;
-  bool parked_ = false;  // wakeup_link_ is in fut_waiter_'s list
 
+ public:
+  // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them
+  // as "destroyed but pending" when their loop closes (the caller saw the run stop). Declared
+  // next to the flags above so that they share one word.
+  bool log_destroy_pending = true;
+
+ protected:
   friend class ::qaio::EventLoop;
 };
 
@@ -100,7 +109,7 @@ template <class T>
 class TaskState final : public FutureState<T>, public TaskCore {
  public:
   TaskState(EventLoop& loop, Coro<T> coro, std::string name)
-      : FutureState<T>(loop), TaskCore(*this, std::move(name)), coro_(std::move(coro)) {}
+      : FutureState<T>(loop), TaskCore(*this, coro.release(), std::move(name)) {}
 
   bool cancel(std::optional<std::string> msg) override { return cancel_task(std::move(msg)); }
   TaskCore* as_task() noexcept override { return this; }
@@ -109,29 +118,28 @@ class TaskState final : public FutureState<T>, public TaskCore {
   }
 
  protected:
-  std::coroutine_handle<> root() noexcept override { return coro_.handle(); }
-  bool root_done() const noexcept override { return coro_.done(); }
-  void destroy_frame() noexcept override { coro_.reset(); }
-  void finish_from_root() override {
+  // Moves the finished frame's outcome into the future (value or exception), destroying the frame.
+  void finish_task_from_root() override {
+    auto typed = Coro<T>::handle_type::from_address(frame_.address());
     std::exception_ptr error;
     if constexpr (std::is_void_v<T>) {
       try {
-        coro_.take_result();
+        typed.promise().take();
       } catch (...) {
         error = std::current_exception();
       }
-      coro_.reset();
+      destroy_frame();
       if (error) return finish_with_error(error);
       if (must_cancel_) return finish_cancelled(nullptr);
       this->set_result();
     } else {
       std::optional<T> value;
       try {
-        value.emplace(coro_.take_result());
+        value.emplace(typed.promise().take());
       } catch (...) {
         error = std::current_exception();
       }
-      coro_.reset();
+      destroy_frame();
       if (error) return finish_with_error(error);
       if (must_cancel_) return finish_cancelled(nullptr);
       this->set_result(std::move(*value));
@@ -140,7 +148,6 @@ class TaskState final : public FutureState<T>, public TaskCore {
 
  private:
   void finish_with_error(const std::exception_ptr& error);
-  Coro<T> coro_;
 };
 
 // Shared tail of finish_from_root for errors (defined in task.cpp for the untyped part).

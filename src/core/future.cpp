@@ -30,10 +30,10 @@ FutureBase::~FutureBase() {
     unlink(l);
     if (!l->task) delete static_cast<DoneNode*>(l);
   }
-  if (log_traceback_ && exception_) {
+  if (log_traceback_ && cold_ && cold_->exception) {
     ErrorContext ctx;
     ctx.message = std::string(is_task_ ? "Task" : "Future") + " exception was never retrieved";
-    ctx.exception = exception_;
+    ctx.exception = cold_->exception;
     report_to_live_loop(loop_, ctx);
   }
 }
@@ -91,7 +91,7 @@ bool FutureBase::cancel_future(std::optional<std::string> msg) {
 void FutureBase::set_exception(std::exception_ptr e) {
   ensure_pending("set_exception");
   if (!e) throw std::invalid_argument("set_exception() needs an exception, got None");
-  exception_ = std::move(e);
+  cold().exception = std::move(e);
   state_ = State::finished;
   log_traceback_ = true;
   schedule_callbacks();
@@ -106,30 +106,39 @@ std::exception_ptr FutureBase::exception() {
   if (state_ == State::cancelled) std::rethrow_exception(make_cancelled_error());
   if (state_ != State::finished) throw InvalidStateError("Exception is not set.");
   log_traceback_ = false;
-  return exception_;
+  return cold_ ? cold_->exception : nullptr;
 }
 
 void FutureBase::check_result() {
   if (state_ == State::cancelled) std::rethrow_exception(make_cancelled_error());
   if (state_ != State::finished) throw InvalidStateError("Result is not ready.");
   log_traceback_ = false;
-  if (exception_) std::rethrow_exception(exception_);
+  if (cold_ && cold_->exception) std::rethrow_exception(cold_->exception);
 }
 
+// The list: head_->prev is the last entry; the last entry's next is nullptr.
 void FutureBase::append(DoneLink* link) noexcept {
   link->next = nullptr;
-  link->prev = tail_;
-  if (tail_) {
-    tail_->next = link;
-  } else {
+  if (!head_) {
+    link->prev = link;
     head_ = link;
+    return;
   }
-  tail_ = link;
+  DoneLink* last = head_->prev;
+  last->next = link;
+  link->prev = last;
+  head_->prev = link;
 }
 
 void FutureBase::unlink(DoneLink* link) noexcept {
-  (link->prev ? link->prev->next : head_) = link->next;
-  (link->next ? link->next->prev : tail_) = link->prev;
+  DoneLink* next = link->next;
+  if (link == head_) {
+    head_ = next;
+    if (next) next->prev = link->prev;  // the last entry
+  } else {
+    link->prev->next = next;
+    (next ? next : head_)->prev = link->prev;
+  }
   link->next = link->prev = nullptr;
 }
 
@@ -171,20 +180,19 @@ void FutureBase::schedule_callbacks() {
         head = l->next;
         l->next = l->prev = nullptr;
         if (l->task) {
-          TaskCore::wakeup_dropped(*l->task);
+          TaskCore::wakeup_dropped(*l->task->as_task());
         } else {
           delete static_cast<DoneNode*>(l);
         }
       }
     }
   } list{std::exchange(head_, nullptr)};
-  tail_ = nullptr;
   std::shared_ptr<FutureBase> self;  // made once, for the first plain callback
   while (DoneLink* l = list.head) {
     list.head = l->next;
     l->next = l->prev = nullptr;
     if (l->task) {
-      TaskCore::wake(*l->task);
+      TaskCore::wake(*l->task->as_task());
     } else {
       std::unique_ptr<DoneNode> node(static_cast<DoneNode*>(l));
       if (!self) self = shared_from_this();

@@ -24,17 +24,24 @@ struct TaskStep {
 };
 }  // namespace
 
-TaskCore::TaskCore(FutureBase& self, std::string name)
-    : self_(self), number_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
-  self_.is_task_ = true;
-  wakeup_link_.task = this;
-  if (!name.empty()) set_name(std::move(name));
+TaskCore::TaskCore(FutureBase& self, std::coroutine_handle<> frame, std::string name)
+    : frame_(frame), number_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
+  self.is_task_ = true;
+  wakeup_link_.task = &self;
+  if (!name.empty()) {
+    try {
+      set_name(std::move(name));
+    } catch (...) {
+      destroy_frame();  // ~TaskCore does not run for a constructor that throws
+      throw;
+    }
+  }
 }
 
 const std::string& TaskCore::name() const noexcept {
   // Built on first request: most tasks are never asked their name. (An allocation failure here
   // terminates, as any in a noexcept function.)
-  FutureColdState& cold = self_.cold();
+  FutureColdState& cold = self().cold();
   if (!cold.has_task_name) {
     cold.task_name = "Task-" + std::to_string(number_);
     cold.has_task_name = true;
@@ -43,7 +50,7 @@ const std::string& TaskCore::name() const noexcept {
 }
 
 void TaskCore::set_name(std::string name) {
-  FutureColdState& cold = self_.cold();
+  FutureColdState& cold = self().cold();
   cold.task_name = std::move(name);
   cold.has_task_name = true;
 }
@@ -62,27 +69,27 @@ int TaskCore::uncancel() noexcept {
 }
 
 bool TaskCore::cancel_task(std::optional<std::string> msg) {
-  self_.log_traceback_ = false;  // asyncio: cancelling counts as looking at the outcome
-  if (self_.done()) return false;
+  self().log_traceback_ = false;  // asyncio: cancelling counts as looking at the outcome
+  if (self().done()) return false;
   ++num_cancels_requested_;
   if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;  // the wakeup throws CancelledError
   must_cancel_ = true;
   // Kept where the future keeps its own: the task's cancelled state reuses it (finish_cancelled).
+  FutureBase& fut = self();
   if (msg) {
-    self_.cold().cancel_message = std::move(msg);
-  } else if (self_.cold_) {
-    self_.cold_->cancel_message.reset();
+    fut.cold().cancel_message = std::move(msg);
+  } else if (fut.cold_) {
+    fut.cold_->cancel_message.reset();
   }
   return true;
 }
 
 void TaskCore::suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at) {
-  if (&fut.loop() != &self_.loop())
-    throw RuntimeError("Task " + self_.repr() + " got Future " + fut.repr() + " attached to a different loop");
-  if (&fut == &self_) throw RuntimeError("Task cannot await on itself: " + self_.repr());
-  if (parked_) {  // an awaiter parked us twice in one suspension: keep only the last future
+  if (&fut.loop() != &self().loop())
+    throw RuntimeError("Task " + self().repr() + " got Future " + fut.repr() + " attached to a different loop");
+  if (&fut == &self()) throw RuntimeError("Task cannot await on itself: " + self().repr());
+  if (parked()) {  // an awaiter parked us twice in one suspension: keep only the last future
     fut_waiter_->unlink_wakeup(wakeup_link_);
-    parked_ = false;
   }
   fut_waiter_ = fut.shared_from_this();
   resume_point_ = resume_at;
@@ -91,9 +98,8 @@ void TaskCore::suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at) {
     schedule_step();
   } else {
     fut.link_wakeup(wakeup_link_);
-    parked_ = true;
   }
-  if (must_cancel_ && fut.cancel(self_.cancel_message())) must_cancel_ = false;
+  if (must_cancel_ && fut.cancel(self().cancel_message())) must_cancel_ = false;
 }
 
 void TaskCore::yield_once(std::coroutine_handle<> resume_at) {
@@ -101,23 +107,24 @@ void TaskCore::yield_once(std::coroutine_handle<> resume_at) {
   schedule_step();
 }
 
-void TaskCore::schedule_step() { self_.loop().schedule_soon(TaskStep{self_.shared_from_this()}); }
+void TaskCore::schedule_step() { self().loop().schedule_soon(TaskStep{self().shared_from_this()}); }
 
 void TaskCore::throw_if_injected() {
-  if (self_.cold_ && self_.cold_->inject) std::rethrow_exception(std::exchange(self_.cold_->inject, nullptr));
+  FutureColdState* cold = self().cold_.get();
+  if (cold && cold->inject) std::rethrow_exception(std::exchange(cold->inject, nullptr));
 }
 
 void TaskCore::step() {
-  if (self_.done() || !resume_point_) return;  // abandoned by close(), or a stale wakeup
-  EventLoop& loop = self_.loop();
+  if (self().done() || !resume_point_) return;  // abandoned by close(), or a stale wakeup
+  EventLoop& loop = self().loop();
   if (running_) {
     // Only reachable through a nested event loop (a modal dialog inside this very step): a task
     // is never entered twice; its wakeup waits until the outer step returns (DESIGN rule 3).
-    loop.schedule_soon(TaskStep{self_.shared_from_this()});
+    loop.schedule_soon(TaskStep{self().shared_from_this()});
     return;
   }
   if (must_cancel_) {
-    self_.cold().inject = make_cancelled_error_for_step();
+    self().cold().inject = make_cancelled_error_for_step();
     must_cancel_ = false;
   }
   fut_waiter_.reset();
@@ -126,14 +133,13 @@ void TaskCore::step() {
   TaskCore* previous = loop.current_task_core();
   loop.set_current_task_core(this);
   running_ = true;
-  started_ = true;
   struct Leave {
     TaskCore& t;
     EventLoop& loop;
     TaskCore* previous;
     ~Leave() {
       t.running_ = false;
-      if (t.self_.cold_) t.self_.cold_->inject = nullptr;
+      if (t.self().cold_) t.self().cold_->inject = nullptr;
       loop.set_current_task_core(previous);
     }
   };
@@ -143,12 +149,12 @@ void TaskCore::step() {
   }
   if (root_done()) {
     loop.unregister_task(*this);
-    finish_from_root();  // may rethrow KeyboardInterrupt/SystemExit after storing it
+    self().finish_task_from_root();  // may rethrow KeyboardInterrupt/SystemExit after storing it
   }
 }
 
 std::exception_ptr TaskCore::make_cancelled_error_for_step() const {
-  return std::make_exception_ptr(CancelledError(self_.cancel_message()));
+  return std::make_exception_ptr(CancelledError(self().cancel_message()));
 }
 
 void TaskCore::finish_cancelled(std::exception_ptr cancelled_error) {
@@ -157,20 +163,17 @@ void TaskCore::finish_cancelled(std::exception_ptr cancelled_error) {
     try {
       std::rethrow_exception(cancelled_error);
     } catch (const CancelledError& e) {
-      self_.cold().cancel_message = e.optional_message();
+      self().cold().cancel_message = e.optional_message();
     } catch (...) {
     }
-    self_.set_cancelled_exception(cancelled_error);
+    self().set_cancelled_exception(cancelled_error);
   }
-  std::optional<std::string> msg = self_.cancel_message();
-  self_.cancel_future(std::move(msg));
+  std::optional<std::string> msg = self().cancel_message();
+  self().cancel_future(std::move(msg));
 }
 
 void TaskCore::abandon() noexcept {
-  if (parked_) {
-    fut_waiter_->unlink_wakeup(wakeup_link_);
-    parked_ = false;
-  }
+  if (parked()) fut_waiter_->unlink_wakeup(wakeup_link_);
   fut_waiter_.reset();
   resume_point_ = {};
   destroy_frame();
