@@ -53,6 +53,20 @@ Coro<void> park(Waiter w) {
   co_await f;
 }
 
+// Waits in `list` until `w` is woken, and leaves the list however the wait ends. Returns the
+// error that ended it (CancelledError), or nullptr: the caller decides what a cancelled waiter
+// owes the others before rethrowing it (asyncio's `try: await fut finally: remove` blocks).
+Coro<std::exception_ptr> wait_in_line(WaiterList& list, Waiter w) {
+  std::exception_ptr error;
+  Enlisted entry(list, w);
+  try {
+    co_await park(w);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  co_return error;
+}
+
 }  // namespace
 
 // ---- Event -------------------------------------------------------------------------------------
@@ -115,15 +129,7 @@ Coro<bool> lock_acquire(std::shared_ptr<LockState> st) {
     co_return true;
   }
   Waiter w = make_waiter(st->binding, "Lock");
-  std::exception_ptr error;
-  {
-    Enlisted entry(st->waiters, w);
-    try {
-      co_await park(w);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }
+  std::exception_ptr error = co_await wait_in_line(st->waiters, w);
   if (error) {
     // Cancelled (possibly after being woken): if the lock is still free, make sure the next
     // waiter in line runs, so the wake-up this task may have received is not lost.
@@ -181,15 +187,7 @@ Coro<bool> semaphore_acquire(std::shared_ptr<SemaphoreState> st) {
     co_return true;
   }
   Waiter w = make_waiter(st->binding, "Semaphore");
-  std::exception_ptr error;
-  {
-    Enlisted entry(st->waiters, w);
-    try {
-      co_await park(w);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }
+  std::exception_ptr error = co_await wait_in_line(st->waiters, w);
   // Woken (the unit was handed to us) but cancelled before resuming: give the unit back.
   if (error && w->done() && !w->cancelled()) ++st->value;
   // Waiters that arrived while we were queued had to wait for FIFO's sake; wake as many as fit.
