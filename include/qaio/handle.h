@@ -44,7 +44,11 @@ struct HandleState {
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(this);
+    // The last reference needs no atomic read-modify-write: with a count of 1 nobody else holds
+    // the state, so nobody can add a reference concurrently. (The loop's own reference is the last
+    // one for nearly every handle.)
+    if (refs.load(std::memory_order_acquire) == 1 || refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      destroy(this);
   }
 
  private:
