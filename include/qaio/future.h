@@ -163,6 +163,8 @@ class FutureState<void> : public FutureBase {
 
 // Suspends the running task until `fut` is done: asyncio's "yield future" inside Task.__step.
 // Throws RuntimeError outside a task or for a future of another loop. Defined in task.cpp.
+// The caller (an awaiter, which lives in the suspended frame) must hold a reference to `fut` until
+// the task resumes: the task itself does not.
 void suspend_current_task_on(FutureBase& fut, std::coroutine_handle<> resume_at);
 // Throws the exception a task step injected at this resume point (CancelledError), if any.
 void throw_if_injected();

@@ -61,8 +61,9 @@ class TaskCore {
   // Called by FutureBase::schedule_callbacks for the task's DoneLink.
   // (The future has unlinked wakeup_link_ already.)
   static void wake(TaskCore& task) { task.schedule_step(); }
-  // The future dropped the wakeup without scheduling it (its loop refused the call).
-  static void wakeup_dropped(TaskCore&) noexcept {}
+  // The future dropped the wakeup without scheduling it (its loop refused the call, or the future
+  // died under a parked task): the task stays parked and no longer points at it.
+  static void wakeup_dropped(TaskCore& task) noexcept { task.fut_waiter_ = nullptr; }
 
   std::size_t registry_index = 0;  // position in the loop's task registry
 
@@ -71,7 +72,12 @@ class TaskCore {
 
  protected:
   // Only TaskState destroys a TaskCore (through FutureBase's virtual destructor).
-  ~TaskCore() { destroy_frame(); }
+  // A task still parked here was never finished nor abandoned (a loop never closed): leave the
+  // future's list before the frame (and with it the awaiter holding the future) goes.
+  ~TaskCore() {
+    if (parked()) fut_waiter_->unlink_wakeup(wakeup_link_);
+    destroy_frame();
+  }
 
   std::coroutine_handle<> root() const noexcept { return frame_; }
   bool root_done() const noexcept { return frame_ && frame_.done(); }
@@ -87,7 +93,10 @@ class TaskCore {
 
   // Linked into fut_waiter_'s done-callbacks while the task is parked there.
   DoneLink wakeup_link_;
-  std::shared_ptr<FutureBase> fut_waiter_;
+  // The future the task is parked on (or whose wakeup is queued). Not owning: whoever parks a
+  // task keeps the future alive until the task resumes (see suspend_current_task_on), which
+  // spares two atomic operations per await.
+  FutureBase* fut_waiter_ = nullptr;
   std::coroutine_handle<> resume_point_;
   std::coroutine_handle<> frame_;  // the task's coroutine (owned; a Coro<T> until create_task)
   std::uint64_t number_;           // the N of "Task-N"

@@ -25,10 +25,15 @@ struct RunDoneCallback {
 }  // namespace
 
 FutureBase::~FutureBase() {
-  // Only DoneNodes can be left: a parked task keeps its future alive (TaskCore::fut_waiter_).
+  // Normally only DoneNodes are left: whoever parks a task holds its future until the task
+  // resumes (suspend_current_task_on). A task link left here is let go of, never woken.
   while (DoneLink* l = head_) {
     unlink(l);
-    if (!l->task) delete static_cast<DoneNode*>(l);
+    if (l->task) {
+      TaskCore::wakeup_dropped(*l->task->as_task());
+    } else {
+      delete static_cast<DoneNode*>(l);
+    }
   }
   if (log_traceback_ && cold_ && cold_->exception) {
     ErrorContext ctx;

@@ -91,7 +91,7 @@ void TaskCore::suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at) {
   if (parked()) {  // an awaiter parked us twice in one suspension: keep only the last future
     fut_waiter_->unlink_wakeup(wakeup_link_);
   }
-  fut_waiter_ = fut.shared_from_this();
+  fut_waiter_ = &fut;
   resume_point_ = resume_at;
   if (fut.done()) {
     // asyncio's add_done_callback on a done future: the wakeup is scheduled at once.
@@ -127,7 +127,7 @@ void TaskCore::step() {
     self().cold().inject = make_cancelled_error_for_step();
     must_cancel_ = false;
   }
-  fut_waiter_.reset();
+  fut_waiter_ = nullptr;
   std::coroutine_handle<> h = std::exchange(resume_point_, {});
   // No keep-alive reference here: the handle running this step holds one (TaskStep).
   TaskCore* previous = loop.current_task_core();
@@ -174,7 +174,7 @@ void TaskCore::finish_cancelled(std::exception_ptr cancelled_error) {
 
 void TaskCore::abandon() noexcept {
   if (parked()) fut_waiter_->unlink_wakeup(wakeup_link_);
-  fut_waiter_.reset();
+  fut_waiter_ = nullptr;
   resume_point_ = {};
   destroy_frame();
 }
