@@ -143,6 +143,7 @@ struct ResultSlot<R, std::tuple<V...>, WithTimeout> {
   std::shared_ptr<Relay<R>> relay;
   void operator()(const V&... v) const {
     relay->complete([values = std::tuple<V...>(v...)](qaio::detail::FutureState<R>& s) mutable {
+      (void)values;  // unused for signals without arguments (clang's -Wunused-lambda-capture)
       if constexpr (sizeof...(V) == 0) {
         if constexpr (WithTimeout) {
           s.set_result(R(std::monostate{}));
