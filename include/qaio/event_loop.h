@@ -403,6 +403,7 @@ class EventLoop {
   void run_handle(detail::HandleState* h);
   // slice_end: see run_once; a huge cleanup is then spread over several iterations.
   void drop_cancelled_timers(double slice_end = INFINITY);
+  void drop_cancelled_head() noexcept;  // pops cancelled timers off the heap's head only
   CallbackId add_stop_callback(detail::FutureBase& fut);
   // run_until_complete's body. new_task: the task was made here from a coroutine, so (like
   // asyncio) it is not reported as "destroyed but pending" and an exception that escapes
