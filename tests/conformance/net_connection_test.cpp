@@ -335,7 +335,8 @@ TYPED_TEST(NetConnection, ServerCloseAndAbortClients) {
   server->close();
   server->close_clients();
   loop.run_until_complete(server->wait_closed());
-  loop.run_until_complete(nettest::wait_until([&] { return p1->lost && p2->lost; }));
+  // Copies: clang 14 cannot capture structured bindings.
+  loop.run_until_complete(nettest::wait_until([q1 = p1, q2 = p2] { return q1->lost && q2->lost; }));
   EXPECT_EQ(p1->eof, 1);
   t1->close();
   t2->close();
