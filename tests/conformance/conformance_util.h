@@ -54,6 +54,22 @@ inline int open_fd_count() {
   return n - 3;  // ".", ".." and the directory's own fd
 }
 
+// A connected AF_UNIX, non-blocking socket pair closed at scope exit.
+struct SocketPair {
+  int a = -1, b = -1;
+  SocketPair() {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0) {
+      a = sv[0];
+      b = sv[1];
+    }
+  }
+  ~SocketPair() {
+    if (a >= 0) ::close(a);
+    if (b >= 0) ::close(b);
+  }
+};
+
 // An RAII object counting how many instances are alive; placed as a local in a coroutine it counts
 // live coroutine frames.
 struct LiveCounter {

@@ -6,6 +6,7 @@
 #include "conformance_util.h"
 
 using conformance::run_one_iteration;
+using conformance::SocketPair;
 
 QAIO_LOOP_SUITE(Fd);
 
@@ -13,22 +14,6 @@ namespace {
 
 constexpr int R = qaio::EventLoop::EVENT_READ;
 constexpr int W = qaio::EventLoop::EVENT_WRITE;
-
-// A connected, non-blocking socket pair closed at scope exit.
-struct SocketPair {
-  int a = -1, b = -1;
-  SocketPair() {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0) {
-      a = sv[0];
-      b = sv[1];
-    }
-  }
-  ~SocketPair() {
-    if (a >= 0) ::close(a);
-    if (b >= 0) ::close(b);
-  }
-};
 
 std::string read_all(int fd) {
   std::string out;

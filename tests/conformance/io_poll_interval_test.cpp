@@ -9,25 +9,11 @@
 
 #include "conformance_util.h"
 
+using conformance::SocketPair;
+
 QAIO_LOOP_SUITE(IoPollInterval);
 
 namespace {
-
-// A connected, non-blocking socket pair closed at scope exit.
-struct SocketPair {
-  int a = -1, b = -1;
-  SocketPair() {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0) {
-      a = sv[0];
-      b = sv[1];
-    }
-  }
-  ~SocketPair() {
-    if (a >= 0) ::close(a);
-    if (b >= 0) ::close(b);
-  }
-};
 
 // A callback that reschedules itself until told to stop: one run per iteration, so `runs` counts
 // the iterations the loop made while it was busy.
