@@ -58,6 +58,7 @@ struct HandleState {
 
 // The per-thread slab pool behind HandleState::create (handle_pool.cpp).
 void* allocate_handle_slot();
+bool handle_pool_usable() noexcept;  // false once this thread's pool is gone (thread exit)
 void free_handle_slot(void* p) noexcept;
 // Bytes currently mapped by the handle pools of all threads (memory benchmarks, tests).
 std::size_t handle_pool_mapped_bytes() noexcept;

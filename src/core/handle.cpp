@@ -34,7 +34,7 @@ constexpr bool kUsePool = true;
 bool handle_pool_enabled() noexcept { return kUsePool; }
 
 HandleState* HandleState::create(bool pooled) {
-  pooled = pooled && kUsePool;
+  pooled = pooled && kUsePool && handle_pool_usable();
   void* memory = pooled ? allocate_handle_slot() : ::operator new(sizeof(HandleState));
   auto* h = ::new (memory) HandleState();
   h->pooled = pooled;

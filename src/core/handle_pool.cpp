@@ -93,6 +93,11 @@ void unmap_block(Block* b) noexcept {
 // Guards every cross-thread path: inboxes, and the orphaning of a dying thread's blocks.
 std::mutex remote_mutex;
 
+// Set when this thread's pool is destroyed (thread exit). A handle made later on the same thread,
+// by another thread_local's or a static's destructor, then comes from operator new instead.
+// Constant-initialized and trivially destructible, so it is still readable at that point.
+thread_local bool pool_destroyed = false;
+
 struct Pool {
   Block* current = nullptr;    // where allocations come from
   Block* with_room = nullptr;  // other blocks with free slots (doubly linked)
@@ -176,6 +181,7 @@ struct Pool {
 };
 
 Pool::~Pool() {
+  pool_destroyed = true;
   std::lock_guard lock(remote_mutex);
   for (void* p : inbox) block_of(p)->give_back(p);
   inbox.clear();
@@ -191,6 +197,8 @@ Pool::~Pool() {
 thread_local Pool pool;
 
 }  // namespace
+
+bool handle_pool_usable() noexcept { return !pool_destroyed; }
 
 void* allocate_handle_slot() { return pool.allocate(); }
 

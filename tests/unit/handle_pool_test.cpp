@@ -4,6 +4,7 @@
 // (AddressSanitizer builds bypass the pool; there the same paths run on operator new.)
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -81,4 +82,31 @@ TEST(HandlePool, HandlesOutliveTheThreadThatMadeThem) {
   for (const qaio::Handle& h : handles) EXPECT_FALSE(h.cancelled());
   handles.clear();  // the last release of each orphan block unmaps it
   EXPECT_LE(qaio::detail::handle_pool_mapped_bytes(), before);
+}
+
+namespace {
+std::atomic<int> late_ran{0};
+
+// Destroyed at thread exit after the thread's handle pool (it was constructed before the pool):
+// scheduling from here must not touch the dead pool.
+struct SchedulesInItsDestructor {
+  ~SchedulesInItsDestructor() {
+    qaio::SelectorEventLoop loop;
+    loop.call_soon([] { late_ran.fetch_add(1); });
+    loop.stop();
+    loop.run_forever();
+  }
+};
+}  // namespace
+
+TEST(HandlePool, SchedulingAfterTheThreadsPoolIsGoneStillWorks) {
+  std::thread([] {
+    thread_local SchedulesInItsDestructor late;
+    (void)&late;  // constructed first, so destroyed after the pool below
+    qaio::SelectorEventLoop loop;
+    loop.call_soon([] {});
+    loop.stop();
+    loop.run_forever();
+  }).join();
+  EXPECT_EQ(late_ran.load(), 1);
 }
