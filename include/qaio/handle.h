@@ -23,7 +23,7 @@ namespace detail {
 // future: a shared_ptr plus a DoneCallback) fit without a heap allocation.
 using Callback = SmallFunction<void(), 56>;
 
-// The shared state behind a Handle. Allocated from a per-thread free list (see handle.cpp). Kept
+// The shared state behind a Handle. Taken from a per-thread slab pool (handle_pool.cpp). Kept
 // small (88 bytes) on purpose: a burst of call_soon holds one per pending callback, and every byte
 // is a fresh page the kernel has to clear (W1 batch in docs/benchmarks.md).
 struct HandleState {
