@@ -361,6 +361,10 @@ class EventLoop {
   // (negative: until the next timer or I/O). slice_end: a loop.time() after which the batch is
   // interrupted; its rest runs first in the next call (the Qt driver's time slicing).
   void run_once(double max_block = -1, double slice_end = INFINITY);
+  // The monotonic clock at its coarse resolution (a few ms, ~4 ns a read instead of ~17): what
+  // slice_end checks use, so a time-sliced driver can look after every handle. It lags time() by
+  // at most one tick, so a slice may run that much longer.
+  static double coarse_time() noexcept;
   // True if an interrupted batch still has handles to run.
   bool batch_pending() const noexcept { return batch_remaining_ > 0; }
   bool stopping() const noexcept { return stopping_; }
@@ -398,6 +402,8 @@ class EventLoop {
   Handle set_fd_callback(int fd, bool reader, detail::Callback cb);
   bool remove_fd_callback(int fd, bool reader);
   void update_fd(int fd);
+  // A state for `cb` owned by this loop, with two references: the loop's and the caller's.
+  detail::HandleState* new_handle(detail::Callback cb, bool pooled = true);
   void push_ready(detail::HandleState* h) noexcept;  // takes one reference
   void process_io(double timeout);
   void run_handle(detail::HandleState* h);

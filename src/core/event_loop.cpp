@@ -2,6 +2,7 @@
 // table, the exception handler and closing. See docs/design.md for the stages of an iteration.
 #include "qaio/event_loop.h"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -194,14 +195,19 @@ void EventLoop::push_ready(HandleState* h) noexcept {
   if (was_empty && wants_ready_notifications) on_ready_added();
 }
 
+HandleState* EventLoop::new_handle(detail::Callback cb, bool pooled) {
+  HandleState* h = HandleState::create(pooled);
+  h->loop = this;
+  h->callback = std::move(cb);
+  h->refs.store(2, std::memory_order_relaxed);  // one for the loop's queue or table, one for the caller
+  return h;
+}
+
 Handle EventLoop::schedule_soon(detail::Callback cb) {
   if (closing_) return Handle();
   check_closed();
   check_thread("call_soon");
-  auto* h = HandleState::create();
-  h->loop = this;
-  h->callback = std::move(cb);
-  h->refs.store(2, std::memory_order_relaxed);  // one for the ready deque, one for the caller
+  HandleState* h = new_handle(std::move(cb));
   push_ready(h);
   return Handle(h, false);
 }
@@ -210,13 +216,10 @@ TimerHandle EventLoop::schedule_at(double when, detail::Callback cb) {
   if (closing_) return TimerHandle();
   check_closed();
   check_thread("call_at");
-  auto* h = HandleState::create();
-  h->loop = this;
+  HandleState* h = new_handle(std::move(cb));
   h->is_timer = true;
   h->in_heap = true;
   h->when = when;
-  h->callback = std::move(cb);
-  h->refs.store(2, std::memory_order_relaxed);
   timers_.push_back(detail::TimerEntry{when, timer_seq_++, h});
   std::push_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
   if (timers_.front().handle == h) on_timer_scheduled(when);
@@ -228,17 +231,11 @@ Handle EventLoop::schedule_threadsafe(detail::Callback cb) {
     if (closing_) return Handle();
     check_closed();
     // In the loop's own thread: the same FIFO as call_soon (spec item 19).
-    auto* h = HandleState::create();
-    h->loop = this;
-    h->callback = std::move(cb);
-    h->refs.store(2, std::memory_order_relaxed);
+    HandleState* h = new_handle(std::move(cb));
     push_ready(h);
     return Handle(h, false);
   }
-  auto* h = HandleState::create(false);  // another thread: see create()
-  h->loop = this;
-  h->callback = std::move(cb);
-  h->refs.store(2, std::memory_order_relaxed);
+  HandleState* h = new_handle(std::move(cb), false);  // another thread: no pool (see create())
   Handle result(h, false);
   if (!threadsafe_->push(h)) throw RuntimeError("Event loop is closed");
   return result;
@@ -307,7 +304,7 @@ void EventLoop::drop_cancelled_timers(double slice_end) {
       std::size_t i = std::min(compact_position_, timers_.size());
       std::uint32_t scanned = 0;
       while (i < timers_.size()) {
-        if ((++scanned & 255u) == 0 && time() >= slice_end) break;
+        if ((++scanned & 63u) == 0 && coarse_time() >= slice_end) break;
         HandleState* h = timers_[i].handle;
         if (!h->cancelled) {
           ++i;
@@ -383,10 +380,7 @@ Handle EventLoop::set_fd_callback(int fd, bool reader, detail::Callback cb) {
   check_thread(reader ? "add_reader" : "add_writer");
   if (fd < 0) throw std::invalid_argument("Invalid file descriptor: " + std::to_string(fd));
   if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
-  auto* h = HandleState::create();
-  h->loop = this;
-  h->callback = std::move(cb);
-  h->refs.store(2, std::memory_order_relaxed);
+  HandleState* h = new_handle(std::move(cb));
   detail::FdEntry& e = fds_[static_cast<std::size_t>(fd)];
   HandleState*& slot = reader ? e.reader : e.writer;
   HandleState* old = slot;
@@ -507,13 +501,11 @@ void EventLoop::run_once(double max_block, double slice_end) {
     // when there is a timer to compare with: a chain of call_soon would otherwise pay one
     // clock_gettime per iteration (12% of the W1 chain benchmark, docs/benchmarks.md).
     const double end_time = timers_.empty() ? 0.0 : time() + clock_resolution_;
-    std::uint32_t popped = 0;
     while (!timers_.empty() && timers_.front().when < end_time) {
       // A time-sliced driver (Qt) must not spend a frame here either: a loop that fell behind
       // can have hundreds of thousands of timers due at once. The rest stay in the heap, due,
-      // and are expired by the next iteration, still in deadline order. (A pop from a 1M-entry
-      // heap costs about a microsecond in cache misses, hence a clock read every 32.)
-      if (slice_end != INFINITY && (++popped & 31u) == 0 && time() >= slice_end) break;
+      // and are expired by the next iteration, still in deadline order.
+      if (slice_end != INFINITY && coarse_time() >= slice_end) break;
       std::pop_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
       HandleState* h = timers_.back().handle;
       timers_.pop_back();
@@ -528,7 +520,6 @@ void EventLoop::run_once(double max_block, double slice_end) {
     batch_remaining_ = ready_->size();
   }
   // Run exactly this iteration's batch; what it schedules waits for the next one (DESIGN rule 2).
-  std::uint32_t count = 0;
   while (batch_remaining_ > 0) {
     --batch_remaining_;
     HandleState* h = ready_->pop_front();
@@ -537,7 +528,10 @@ void EventLoop::run_once(double max_block, double slice_end) {
       ~Release() { h->release(); }
     } release{h};
     if (!h->cancelled) run_handle(h);
-    if (slice_end != INFINITY && (++count & 15u) == 0 && time() >= slice_end) break;
+    // After every handle that has another behind it (the driver checks after the iteration): a
+    // batch of slow callbacks must end the slice after one of them, and the coarse clock makes
+    // that affordable (DESIGN rule 4).
+    if (slice_end != INFINITY && batch_remaining_ > 0 && coarse_time() >= slice_end) break;
   }
 }
 
@@ -575,6 +569,13 @@ void EventLoop::run_handle(HandleState* h) {
 }
 
 // ---- errors and debug -------------------------------------------------------------------------
+
+double EventLoop::coarse_time() noexcept {
+  // Same clock as time() (libstdc++'s steady_clock is CLOCK_MONOTONIC), read at tick resolution.
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 void EventLoop::set_io_poll_interval(unsigned iterations) {
   if (iterations == 0) throw std::invalid_argument("io_poll_interval must be >= 1");

@@ -241,18 +241,10 @@ void QtEventLoop::dispatch() {
   const double slice_end = time() + slice_;
   try {
     // Several iterations per event while work is ready, each polling epoll without blocking
-    // (never block inside Qt), until the slice is used up. The clock is read about once per 16
-    // handles, the granularity run_once() itself checks slice_end with inside a batch: a chain
-    // of one-callback iterations would otherwise pay a clock_gettime per iteration (~20 ns of
-    // W1 chain's ~165). Handles already ready before an iteration are counted; a batch filled
-    // by the poll (I/O, timers: size unknown here) is followed by a read at once, and so is a
-    // batch that run_once() left unfinished (it stops there only when the slice is over).
-    std::size_t unclocked = 0;
+    // (never block inside Qt), until the slice is used up. The slice is checked after every
+    // iteration with the coarse clock (~4 ns a read), so a chain of slow callbacks yields after
+    // one of them and a chain of fast ones pays no clock_gettime per iteration.
     for (;;) {
-      // Handles known to run in this iteration; 0 means unknown (a continued batch, or an empty
-      // deque the poll may fill).
-      const std::size_t known = batch_pending() ? 0 : ready_count();
-      unclocked += known == 0 ? kHandlesPerClockRead : known;
       run_once(0, slice_end);
       if (is_closed()) break;
       if (stopping() && !batch_pending()) {
@@ -260,10 +252,7 @@ void QtEventLoop::dispatch() {
         break;
       }
       if (!batch_pending() && ready_count() == 0) break;
-      if (unclocked >= kHandlesPerClockRead) {
-        unclocked = 0;
-        if (time() >= slice_end) break;
-      }
+      if (coarse_time() >= slice_end) break;
     }
   } catch (...) {
     // Only KeyboardInterrupt/SystemExit-like errors get here (the core reports the rest). They

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <cstdlib>
+#include <functional>
 
 #include "qaio/qt.h"
 
@@ -242,4 +243,48 @@ TEST(QtScale, MostlyCancelledHugeHeapIsCleanedUpWithoutBreakingTheOrder) {
   run(standalone);
   QtEventLoop qloop;
   run(qloop);
+}
+
+// DESIGN rule 4 with slow callbacks: a chain of callbacks that each burn 2 ms of CPU must still
+// give Qt its turn after about one 4 ms slice, not after a fixed number of handles. Counted in
+// callbacks between two ticks of a 5 ms Qt timer, so other processes on the machine cannot make
+// it fail: a dispatch that ignored the clock for 16 handles would run 16 of them (32 ms).
+TEST(QtScale, ChainOfSlowCallbacksStillYieldsWithinAFrame) {
+  QtEventLoop loop;
+  constexpr int kCallbacks = 60;
+  int ran = 0;
+  int since_tick = 0;
+  int worst_between_ticks = 0;
+  qaio::Future<> done = loop.create_future();
+  std::function<void()> step = [&] {
+    const double until = thread_cpu_ms() + 2.0;
+    while (thread_cpu_ms() < until) {
+    }
+    ++since_tick;
+    if (++ran == kCallbacks) {
+      done.set_result();
+    } else {
+      loop.call_soon(std::ref(step));
+    }
+  };
+  QTimer ticker;
+  ticker.setTimerType(Qt::PreciseTimer);
+  ticker.setInterval(5);
+  QObject::connect(&ticker, &QTimer::timeout, [&] {
+    worst_between_ticks = std::max(worst_between_ticks, since_tick);
+    since_tick = 0;
+  });
+  loop.call_soon([&] {
+    ticker.start();
+    since_tick = 0;
+    loop.call_soon(std::ref(step));
+  });
+  loop.run_until_complete(done);
+  ticker.stop();
+  std::printf("[ figures  ] 2 ms callbacks: at most %d between two 5 ms Qt ticks\n", worst_between_ticks);
+  EXPECT_EQ(ran, kCallbacks);
+  // A 4 ms slice, checked on a clock that may lag one 4 ms tick, plus the callback crossing its
+  // end: 5 callbacks of 2 ms, 6 with one to spare (12 ms, inside a 16 ms frame; a dispatch that
+  // counted handles instead would run 16 of them, 32 ms).
+  EXPECT_LE(worst_between_ticks, 6);
 }

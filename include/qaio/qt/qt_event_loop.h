@@ -84,8 +84,6 @@ class QtEventLoop : public EventLoop {
   QEventLoop* private_loop_ = nullptr;  // run_forever()'s QEventLoop while it spins
   std::exception_ptr pending_exception_;
   double slice_ = 0.004;
-  // A dispatch reads the clock about once per this many handles (run_once's own granularity).
-  static constexpr std::size_t kHandlesPerClockRead = 16;
   double armed_deadline_ = 0;           // loop.time() the Qt timer fires at, if active
   bool timer_active_ = false;
   int dispatch_depth_ = 0;              // dispatches on the stack (nested Qt loops add more)
