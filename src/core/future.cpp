@@ -197,7 +197,13 @@ void FutureBase::schedule_callbacks() {
     list.head = l->next;
     l->next = l->prev = nullptr;
     if (l->task) {
-      TaskCore::wake(*l->task->as_task());
+      TaskCore& task = *l->task->as_task();
+      try {
+        TaskCore::wake(task);
+      } catch (...) {
+        TaskCore::wakeup_dropped(task);  // no step was queued: the task must not point at us
+        throw;
+      }
     } else {
       std::unique_ptr<DoneNode> node(static_cast<DoneNode*>(l));
       if (!self) self = shared_from_this();

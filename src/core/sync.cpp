@@ -59,8 +59,9 @@ Coro<void> park(Waiter w) {
 Coro<std::exception_ptr> wait_in_line(WaiterList& list, Waiter w) {
   std::exception_ptr error;
   Enlisted entry(list, w);
+  Future<void> f(w);  // awaited here, not through park(): one coroutine frame per wait, not two
   try {
-    co_await park(w);
+    co_await f;
   } catch (...) {
     error = std::current_exception();
   }

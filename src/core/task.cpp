@@ -127,6 +127,9 @@ void TaskCore::step() {
     self().cold().inject = make_cancelled_error_for_step();
     must_cancel_ = false;
   }
+  // Resumed by a step queued for a future that was already done while a later await linked the
+  // task into another future: leave that list too, or its completion would wake a running task.
+  if (parked()) fut_waiter_->unlink_wakeup(wakeup_link_);
   fut_waiter_ = nullptr;
   std::coroutine_handle<> h = std::exchange(resume_point_, {});
   // No keep-alive reference here: the handle running this step holds one (TaskStep).
