@@ -33,10 +33,7 @@ void NetServer::send(ClientId id, const std::string& line) {
     conn.dirty = true;
     dirty_.push_back(id);
   }
-  if (!flush_scheduled_) {
-    flush_scheduled_ = true;
-    loop_.call_soon([this] { flush_all(); });
-  }
+  if (!pending_flush_) pending_flush_ = loop_.call_soon([this] { flush_all(); });
   std::size_t pending = conn.out.size() + conn.writer.transport()->get_write_buffer_size();
   if (pending > max_sendq_) {
     // abort() only schedules connection_lost, so the reader coroutine of this client notices on
@@ -58,8 +55,10 @@ void NetServer::flush(ClientId, Conn& conn) {
   conn.out.clear();
 }
 
+NetServer::~NetServer() { pending_flush_.cancel(); }
+
 void NetServer::flush_all() {
-  flush_scheduled_ = false;
+  pending_flush_ = qaio::Handle();
   std::vector<ClientId> ids;
   ids.swap(dirty_);
   for (ClientId id : ids) {

@@ -22,6 +22,9 @@ namespace chat::server {
 class NetServer final : public ServerOutput {
  public:
   NetServer(qaio::EventLoop& loop, ServerConfig config, std::size_t max_sendq);
+  ~NetServer() override;
+  NetServer(const NetServer&) = delete;
+  NetServer& operator=(const NetServer&) = delete;
 
   // The start_server() callback: serves one connection until it ends.
   qaio::Coro<void> serve_client(qaio::StreamReader reader, qaio::StreamWriter writer);
@@ -54,7 +57,8 @@ class NetServer final : public ServerOutput {
   std::size_t max_sendq_;
   std::unordered_map<ClientId, Conn> conns_;
   std::vector<ClientId> dirty_;
-  bool flush_scheduled_ = false;
+  // The queued flush_all, if any: cancelled by the destructor, since it points at this object.
+  qaio::Handle pending_flush_;
 };
 
 }  // namespace chat::server
