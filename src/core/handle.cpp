@@ -31,6 +31,9 @@ constexpr bool kUsePool = true;
 #endif
 }  // namespace
 
+// docs/design.md and the W1 batch analysis rely on this size (64-bit targets).
+static_assert(sizeof(void*) != 8 || sizeof(HandleState) == 88, "HandleState grew: update the docs or shrink it");
+
 bool handle_pool_enabled() noexcept { return kUsePool; }
 
 HandleState* HandleState::create(bool pooled) {
