@@ -1,8 +1,12 @@
 // net_faults_test.cpp: fault cases, each with its defined error, while the same server keeps
 // serving other clients: peer reset mid-transfer, write after close, half-close, a reader past
 // its limit, and a listener hitting EMFILE (backs off without spinning, keeps its socket).
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "net_test_util.h"
 
@@ -147,15 +151,81 @@ double cpu_seconds() {
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
+
+// Echo that counts its live connections, so the test can wait until a server-side socket is closed.
+struct CountedEcho : nettest::Echo {
+  int* live;
+  explicit CountedEcho(int* l) : live(l) {}
+  void connection_made(qaio::Transport& t) override {
+    nettest::Echo::connection_made(t);
+    ++*live;
+  }
+  void connection_lost(std::exception_ptr) override { --*live; }
+};
+
+// Leaves the process without a free fd number: RLIMIT_NOFILE caps fd numbers, not counts, so the
+// soft limit goes down to the highest open fd and the holes below it are filled with dups. The
+// destructor gives everything back, so an ASSERT that returns early cannot leave the rest of the
+// run (or the next --gtest_repeat) without fds.
+class NoFdsLeft {
+ public:
+  NoFdsLeft() = default;
+  NoFdsLeft(const NoFdsLeft&) = delete;
+  NoFdsLeft& operator=(const NoFdsLeft&) = delete;
+  ~NoFdsLeft() { release(); }
+
+  // False (with the reason in errno) if the limit could not be lowered or a hole stayed free.
+  bool engage() {
+    // The fillers are dups of an fd of our own: stdin may be closed under a test runner.
+    source_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (source_ < 0) return false;
+    int highest = 0;
+    for (int fd = 0; fd < 65536; ++fd)
+      if (::fcntl(fd, F_GETFD) >= 0) highest = fd;
+    if (::getrlimit(RLIMIT_NOFILE, &saved_) != 0) return false;
+    rlimit tight = saved_;
+    tight.rlim_cur = static_cast<rlim_t>(highest + 1);
+    if (::setrlimit(RLIMIT_NOFILE, &tight) != 0) return false;
+    lowered_ = true;
+    for (int fd; (fd = ::fcntl(source_, F_DUPFD_CLOEXEC, 0)) >= 0;) fillers_.push_back(fd);
+    return errno == EMFILE;
+  }
+  // Still no free fd number (nothing was closed since engage()).
+  bool exhausted() const {
+    const int fd = ::fcntl(source_, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return errno == EMFILE;
+    ::close(fd);
+    return false;
+  }
+  void release() {
+    for (int fd : fillers_) ::close(fd);
+    fillers_.clear();
+    if (lowered_) ::setrlimit(RLIMIT_NOFILE, &saved_);
+    lowered_ = false;
+    if (source_ >= 0) ::close(std::exchange(source_, -1));
+  }
+
+ private:
+  int source_ = -1;
+  rlimit saved_{};
+  bool lowered_ = false;
+  std::vector<int> fillers_;
+};
 }  // namespace
 
 // accept() failing with EMFILE: reported once per attempt, the listener is unwatched for a
 // while (no busy loop) and kept open; once fds are available again every client is served.
+//
+// Nothing else may open or close an fd during the window. The process runs one thread here (both
+// loops, also under ASan), so the only candidate is the server side of the warm-up connection,
+// which the loop closes some iterations after the client's EOF: the test waits for that first,
+// and afterwards checks that no fd number came free while the window was open.
 TYPED_TEST(NetFaults, ListenerHittingEmfileBacksOffAndRecovers) {
   auto& loop = this->loop;
   this->capture_errors();
+  int live = 0;
   auto server = loop.run_until_complete(
-      loop.create_server([] { return std::make_shared<nettest::Echo>(); }, "127.0.0.1", 0));
+      loop.create_server([&live] { return std::make_shared<CountedEcho>(&live); }, "127.0.0.1", 0));
   std::uint16_t port = server->sockets().at(0).port();
   // One full round first: the window below must not be the first use of any code path,
   // because sanitizer runtimes need fds of their own on first use of a type (UBSan's vptr check
@@ -166,30 +236,26 @@ TYPED_TEST(NetFaults, ListenerHittingEmfileBacksOffAndRecovers) {
     EXPECT_EQ(replies.at(0), "ping 0");
     ::close(warm[0]);
   }
-  // Client sockets first, then no fd left for accept().
+  // The server closes its side of the warm-up connection when it sees EOF. Had that happened
+  // inside the window, it would have freed a number for accept().
+  ASSERT_TRUE(loop.run_until_complete(nettest::wait_until([&live] { return live == 0; })));
+  // Client sockets first, then no fd left for accept(). The clients connect only once the window
+  // is open (connect() needs no new fd), so every accept() of theirs meets EMFILE first.
+  std::vector<nettest::Fd> client_fds;
   std::vector<int> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(qaio::open_socket(AF_INET, SOCK_STREAM));
+  for (int i = 0; i < 3; ++i) {
+    client_fds.emplace_back(qaio::open_socket(AF_INET, SOCK_STREAM));
+    clients.push_back(client_fds.back().get());
+  }
+  NoFdsLeft no_fds;
+  ASSERT_TRUE(no_fds.engage()) << "could not use up the fd numbers: " << std::strerror(errno);
   qaio::Task<std::vector<std::string>> echo = loop.create_task(connect_and_echo(loop, clients, port));
-  nettest::spin(loop);
-  rlimit saved{};
-  ::getrlimit(RLIMIT_NOFILE, &saved);
-  // Run a little with the limit at the current fd count: accept() gets EMFILE.
-  rlimit tight = saved;
-  // RLIMIT_NOFILE caps fd numbers, not counts: cap at the highest open fd, then fill the holes
-  // below it so that accept() has no number left.
-  int highest = 0;
-  for (int fd = 0; fd < 65536; ++fd)
-    if (::fcntl(fd, F_GETFD) >= 0) highest = fd;
-  tight.rlim_cur = static_cast<rlim_t>(highest + 1);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
-  std::vector<int> fillers;
-  for (int fd; (fd = ::dup(0)) >= 0;) fillers.push_back(fd);
-  ASSERT_EQ(errno, EMFILE);
   double cpu0 = cpu_seconds();
   nettest::spin(loop, 0.6);
   double cpu_used = cpu_seconds() - cpu0;
-  for (int fd : fillers) ::close(fd);
-  ::setrlimit(RLIMIT_NOFILE, &saved);
+  const bool stayed_full = no_fds.exhausted();
+  no_fds.release();
+  EXPECT_TRUE(stayed_full) << "an fd was closed during the window, so accept() could have succeeded";
   EXPECT_FALSE(echo.done());
   ASSERT_FALSE(this->errors.empty());
   EXPECT_EQ(this->errors[0].message, "socket.accept() out of system resource");
@@ -202,7 +268,7 @@ TYPED_TEST(NetFaults, ListenerHittingEmfileBacksOffAndRecovers) {
   auto replies = loop.run_until_complete(echo);
   ASSERT_EQ(replies.size(), 3u);
   for (std::size_t i = 0; i < replies.size(); ++i) EXPECT_EQ(replies[i], "ping " + std::to_string(i));
-  for (int fd : clients) ::close(fd);
+  client_fds.clear();
   server->close();
   loop.run_until_complete(server->wait_closed());
 }
