@@ -1,6 +1,7 @@
 // loop_test.cpp: QtEventLoop under Qt: dispatching under foreign and nested Qt loops, stop()
 // scope, one running loop per thread, logging through QLoggingCategory "qaio", the policy,
-// qaio::qt::run() including the quit-with-pending-tasks path, and wakeups from other threads.
+// qaio::qt::run() including the quit-with-pending-tasks path, and wakeups from other threads. A
+// nested Qt loop is spun both from a task step and from an fd reader the notifier dispatched.
 // (Issue 3, items 1, 2, 3 and 7; DESIGN rules 1, 3, 6.)
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -12,6 +13,8 @@
 #include <QTimer>
 
 #include <atomic>
+#include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -183,6 +186,148 @@ TEST(QtLoop, NestedQtLoopInsideATaskStep) {
   loop.remove_reader(sv[0]);
   ::close(sv[0]);
   ::close(sv[1]);
+}
+
+namespace {
+// Which Qt event was being delivered last, at the outermost level (application event filter).
+// An I/O dispatch runs inside the QSocketNotifier's SockAct event; the timer path arrives as the
+// loop's own posted event type instead.
+class LastEvent : public QObject {
+ public:
+  LastEvent() { QCoreApplication::instance()->installEventFilter(this); }
+  ~LastEvent() override { QCoreApplication::instance()->removeEventFilter(this); }
+  QEvent::Type type = QEvent::None;
+
+ protected:
+  bool eventFilter(QObject*, QEvent* e) override {
+    type = e->type();
+    return false;
+  }
+};
+}  // namespace
+
+// The notifier path: an fd reader whose dispatch ran straight from the QSocketNotifier (not from
+// the timer or the posted event) spins a nested Qt loop, as a modal dialog would. Nothing was
+// pending when the fd became readable, so everything the callback schedules before exec() (a
+// call_soon, a call_later, a task, a second reader) is left to aboutToBlock/awake to hand to the
+// Qt timer, and the second reader needs Qt to re-activate the notifier whose event is still being
+// handled. All of it must run inside the nested loop, in asyncio's order; after the nested loop
+// quits, the outer dispatch returns normally and the first reader keeps being delivered, again
+// from the notifier, along with later timers.
+TEST(QtLoop, NestedQtLoopInsideAReaderDispatchedByTheNotifier) {
+  QtEventLoop loop;
+  // Datagram pairs: one read() is one message, so the trace does not depend on how writes merge.
+  int a[2], b[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, a), 0);
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, b), 0);
+  struct Close {
+    int* fds[2];
+    ~Close() {
+      for (int* p : fds) {
+        ::close(p[0]);
+        ::close(p[1]);
+      }
+    }
+  } close_fds{{a, b}};
+
+  LastEvent last_event;
+  QEventLoop outer;
+  QEventLoop nested;
+  std::vector<std::string> order;
+  std::vector<QEvent::Type> a_events;  // the Qt event under which each "a" delivery ran
+  int depth = 0;                       // 1 while the nested loop spins
+  bool all_inside = true, all_running = true, task_knew_itself = false;
+  qaio::Future<> timer_fired = loop.create_future();
+  qaio::Task<void> task;
+
+  // Every qaio callback run while nested records itself and checks it really is nested and sees
+  // a running loop (the dispatch of the nested loop, not of the outer one after it returned).
+  auto inside = [&](const std::string& what) {
+    order.push_back(what);
+    all_inside = all_inside && depth == 1;
+    all_running = all_running && loop.is_running();
+  };
+  auto send = [](int fd, const char* text) { return ::send(fd, text, std::strlen(text), 0) > 0; };
+
+  loop.add_reader(b[0], [&] {
+    char buf[32];
+    const ssize_t n = ::recv(b[0], buf, sizeof buf, 0);
+    if (n <= 0) return;
+    inside("b:" + std::string(buf, static_cast<std::size_t>(n)));
+    nested.quit();
+  });
+  loop.add_reader(a[0], [&] {
+    char buf[32];
+    const ssize_t n = ::recv(a[0], buf, sizeof buf, 0);
+    if (n <= 0) return;
+    const std::string msg(buf, static_cast<std::size_t>(n));
+    order.push_back("a:" + msg);
+    a_events.push_back(last_event.type);
+    if (msg == "open") {
+      loop.call_soon([&] { inside("soon"); });
+      loop.call_later(0.005, [&] {
+        inside("timer");
+        timer_fired.set_result();
+      });
+      task = loop.create_task([](std::function<void(const std::string&)> note, qaio::Future<> fired, int fd,
+                                 bool& knew) -> qaio::Coro<void> {
+        knew = static_cast<bool>(qaio::current_task());
+        note("task:1");
+        co_await qaio::sleep(0);
+        note("task:2");
+        co_await fired;
+        note("task:3");
+        ::send(fd, "ping", 4, 0);
+      }(inside, timer_fired, b[1], task_knew_itself));
+      ++depth;
+      const int rc = nested.exec();
+      --depth;
+      order.push_back("nested returned " + std::to_string(rc));
+      // Back in the outer dispatch: the same reader must be delivered again, from the notifier.
+      send(a[1], "again");
+    } else if (msg == "again") {
+      // A timer scheduled by the outer dispatch after the nested loop: the Qt timer is armed
+      // normally again. The last message is sent by a plain QTimer once qaio is idle, so only
+      // the notifier can deliver it.
+      loop.call_later(0.005, [&] {
+        order.push_back("timer after");
+        QTimer::singleShot(5, [&] { send(a[1], "last"); });
+      });
+    } else if (msg == "last") {
+      outer.quit();
+    }
+  });
+
+  // A failure must not hang inside the nested loop: the guard ends both loops.
+  bool timed_out = false;
+  QTimer guard;
+  guard.setSingleShot(true);
+  QObject::connect(&guard, &QTimer::timeout, [&] {
+    timed_out = true;
+    nested.quit();
+    outer.quit();
+  });
+  guard.start(5000);
+  // The loop is idle (no timer, nothing ready): only the notifier can run the first dispatch.
+  QTimer::singleShot(10, [&] { send(a[1], "open"); });
+  outer.exec();
+  ASSERT_FALSE(timed_out) << "order so far: " << ::testing::PrintToString(order);
+
+  EXPECT_EQ(order, (std::vector<std::string>{"a:open", "soon", "task:1", "task:2", "timer", "task:3", "b:ping",
+                                             "nested returned 0", "a:again", "timer after", "a:last"}));
+  EXPECT_TRUE(all_inside) << "a callback meant for the nested loop ran outside it";
+  EXPECT_TRUE(all_running);
+  EXPECT_TRUE(task_knew_itself);
+  ASSERT_TRUE(task.done());
+  EXPECT_NO_THROW(task.result());
+  // "open" and "last" came with nothing else pending, so their dispatch ran inside the
+  // notifier's SockAct event. ("again" may be picked up by the outer dispatch's next iteration.)
+  ASSERT_EQ(a_events.size(), 3u);
+  EXPECT_EQ(a_events[0], QEvent::SockAct);
+  EXPECT_EQ(a_events[2], QEvent::SockAct);
+  EXPECT_FALSE(loop.is_running());
+  loop.remove_reader(a[0]);
+  loop.remove_reader(b[0]);
 }
 
 // asyncio: one running loop per thread. A second QtEventLoop whose dispatch event arrives while
