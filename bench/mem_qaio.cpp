@@ -1,7 +1,7 @@
 // bench/mem_qaio.cpp: issue 8's memory figures for qaio: heap bytes per idle task, per pending
 // timer and per idle connection, measured as the growth of glibc's in-use heap (mallinfo2) plus
-// the memory qaio's handle pool mapped (whole 2 MiB blocks, outside malloc) while n objects are
-// alive.
+// the bytes in use in qaio's slab pools (handles, frames, future and task states live there,
+// outside malloc) while n objects are alive.
 //
 //   bench_mem_qaio <task|frame|timer|connection> [n]
 //
@@ -29,7 +29,7 @@ namespace {
 
 std::size_t heap_in_use() {
   struct mallinfo2 mi = mallinfo2();
-  return mi.uordblks + mi.hblkhd + qaio::detail::handle_pool_mapped_bytes();
+  return mi.uordblks + mi.hblkhd + qaio::detail::slab_live_bytes_this_thread();
 }
 
 void report_bytes(const char* what, double bytes_per_object, std::uint64_t n) {

@@ -193,14 +193,14 @@ class EventLoop {
   // ---- futures and tasks --------------------------------------------------------------------
   template <class T = void>
   Future<T> create_future() {
-    return Future<T>(std::make_shared<detail::FutureState<T>>(*this));
+    return Future<T>(detail::make_slab_shared<detail::FutureState<T>>(*this));
   }
   // Wraps the coroutine in a task whose first step runs soon. name defaults to "Task-N".
   template <class T>
   Task<T> create_task(Coro<T> coro, std::string name = {}) {
     check_closed();  // the coroutine is destroyed with `coro` if this throws
     if (!coro.valid()) throw std::invalid_argument("a coroutine was expected, got an empty Coro");
-    auto state = std::make_shared<detail::TaskState<T>>(*this, std::move(coro), std::move(name));
+    auto state = detail::make_slab_shared<detail::TaskState<T>>(*this, std::move(coro), std::move(name));
     start_task(state);
     return Task<T>(std::move(state));
   }
@@ -343,6 +343,8 @@ class EventLoop {
   void check_running() const;
   void check_thread(const char* what) const;
   void unregister_task(detail::TaskCore& task) noexcept;
+  // Queues the task's next step (no handle: the ready queue holds the task itself).
+  void schedule_step(detail::TaskCore& task);
   detail::TaskCore* current_task_core() const noexcept { return current_task_; }
   void set_current_task_core(detail::TaskCore* t) noexcept { current_task_ = t; }
   const std::shared_ptr<detail::ThreadsafeQueue>& threadsafe_queue() const noexcept { return threadsafe_; }
@@ -407,6 +409,10 @@ class EventLoop {
   void push_ready(detail::HandleState* h) noexcept;  // takes one reference
   void process_io(double timeout);
   void run_handle(detail::HandleState* h);
+  void run_step(detail::TaskCore* task);
+  // Debug mode: warns when a callback or step that started at `start` took too long.
+  template <class Describe>
+  void warn_if_slow(double start, Describe describe);
   // slice_end: see run_once; a huge cleanup is then spread over several iterations.
   void drop_cancelled_timers(double slice_end = INFINITY);
   void drop_cancelled_head() noexcept;  // pops cancelled timers off the heap's head only
@@ -429,7 +435,10 @@ class EventLoop {
   std::unique_ptr<detail::Selector> selector_;
   std::vector<detail::FdEntry> fds_;
   std::shared_ptr<detail::ThreadsafeQueue> threadsafe_;
-  std::vector<std::shared_ptr<detail::FutureBase>> tasks_;  // strong references to live tasks
+  // Live tasks, oldest first, linked through the tasks themselves (each holds its own strong
+  // reference while it is registered: TaskCore::keep_alive_).
+  detail::TaskCore* first_task_ = nullptr;
+  detail::TaskCore* last_task_ = nullptr;
   detail::TaskCore* current_task_ = nullptr;
   TaskFactory task_factory_;
   ExceptionHandler exception_handler_;

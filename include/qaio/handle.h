@@ -24,7 +24,7 @@ namespace detail {
 // without a heap allocation; 56 keeps HandleState at 88 bytes.
 using Callback = SmallFunction<void(), 56>;
 
-// The shared state behind a Handle. Taken from a per-thread slab pool (handle_pool.cpp). Kept
+// The shared state behind a Handle. Taken from a per-thread slab pool (slab_pool.h). Kept
 // small (88 bytes) on purpose: a burst of call_soon holds one per pending callback, and every byte
 // is a fresh page the kernel has to clear (W1 batch in docs/benchmarks.md).
 struct HandleState {
@@ -33,7 +33,7 @@ struct HandleState {
   bool is_timer : 1 = false;
   bool in_heap : 1 = false;  // a TimerHandle still in the loop's timer heap
   bool running : 1 = false;  // the callback is executing: cancel() must not destroy it yet
-  bool pooled : 1 = false;   // memory from this thread's handle pool (else from operator new)
+  bool pooled : 1 = false;   // memory from the slab pool (else from operator new)
   double when = 0;           // deadline in loop.time() seconds (timers only; the heap keeps a copy)
   EventLoop* loop = nullptr;
   Callback callback;
@@ -56,15 +56,6 @@ struct HandleState {
   HandleState() = default;
   static void destroy(HandleState* h) noexcept;
 };
-
-// The per-thread slab pool behind HandleState::create (handle_pool.cpp).
-void* allocate_handle_slot();
-bool handle_pool_usable() noexcept;  // false once this thread's pool is gone (thread exit)
-void free_handle_slot(void* p) noexcept;
-// Bytes currently mapped by the handle pools of all threads (memory benchmarks, tests).
-std::size_t handle_pool_mapped_bytes() noexcept;
-// False in AddressSanitizer builds, where every state comes from operator new (see handle.cpp).
-bool handle_pool_enabled() noexcept;
 
 }  // namespace detail
 

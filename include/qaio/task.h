@@ -48,8 +48,13 @@ class TaskCore {
   // Called from the awaiters (future.h): park the task on `fut`, or yield one iteration.
   void suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at);
   void yield_once(std::coroutine_handle<> resume_at);
-  // Queues a step with call_soon (create_task's first step, sleep(0)'s resumption).
+  // Queues a step (create_task's first step, a wakeup, sleep(0)'s resumption). The ready queue
+  // holds the task itself, counted in queued_steps_ and kept alive by keep_alive_.
   void schedule_step();
+  // A queued step left the ready queue (it ran, or the loop closed).
+  void step_dequeued() noexcept {
+    if (--queued_steps_ == 0 && !registered_) release_keep_alive();
+  }
   void throw_if_injected();
   // The loop is closing and this task never finished: drop its frame (the loop reports it).
   void abandon() noexcept;
@@ -64,8 +69,6 @@ class TaskCore {
   // The future dropped the wakeup without scheduling it (its loop refused the call, or the future
   // died under a parked task): the task stays parked and no longer points at it.
   static void wakeup_dropped(TaskCore& task) noexcept { task.fut_waiter_ = nullptr; }
-
-  std::size_t registry_index = 0;  // position in the loop's task registry
 
   // The task whose step is running on the running loop of this thread, or nullptr.
   static TaskCore* current() noexcept;
@@ -103,6 +106,19 @@ class TaskCore {
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool running_ = false;
+
+  // Lifetime while the loop needs the task: set by start_task, held while the task is registered
+  // (not finished) or has a step in the ready queue, so queued steps can be plain pointers.
+  std::shared_ptr<FutureBase> keep_alive_;
+  std::uint32_t queued_steps_ = 0;
+  bool registered_ = false;
+  // Links in the loop's list of live tasks (first_task_/last_task_).
+  TaskCore* prev_task_ = nullptr;
+  TaskCore* next_task_ = nullptr;
+
+  void release_keep_alive() noexcept {
+    std::shared_ptr<FutureBase> last = std::move(keep_alive_);  // may destroy *this: touch nothing after
+  }
 
  public:
   // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them

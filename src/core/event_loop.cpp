@@ -117,7 +117,7 @@ void EventLoop::close() {
   closing_ = true;  // destructors run below may still try to schedule: drop those calls quietly
   // Tasks that never finished: report them as asyncio's Task.__del__ does, then drop their frames.
   std::vector<std::shared_ptr<detail::FutureBase>> pending;
-  pending.swap(tasks_);
+  for (detail::TaskCore* t = first_task_; t; t = t->next_task_) pending.push_back(t->keep_alive_);
   for (auto& t : pending) {
     if (!t->done() && t->as_task()->log_destroy_pending) {
       ErrorContext ctx;
@@ -127,9 +127,19 @@ void EventLoop::close() {
       call_exception_handler(ctx);
     }
   }
-  for (auto& t : pending) t->as_task()->abandon();
+  for (auto& t : pending) {
+    unregister_task(*t->as_task());
+    t->as_task()->abandon();
+  }
   pending.clear();
-  while (!ready_->empty()) ready_->pop_front()->release();
+  while (!ready_->empty()) {
+    detail::ReadyEntry e = ready_->pop_front();
+    if (e.is_step()) {
+      e.as_step()->step_dequeued();
+    } else {
+      e.as_handle()->release();
+    }
+  }
   batch_remaining_ = 0;
   for (detail::TimerEntry& t : timers_) {
     t.handle->in_heap = false;
@@ -191,7 +201,20 @@ std::size_t EventLoop::ready_count() const noexcept { return ready_->size(); }
 
 void EventLoop::push_ready(HandleState* h) noexcept {
   const bool was_empty = ready_->empty();
-  ready_->push_back(h);
+  ready_->push_back(detail::ReadyEntry::handle(h));
+  if (was_empty && wants_ready_notifications) on_ready_added();
+}
+
+void EventLoop::schedule_step(detail::TaskCore& task) {
+  if (closing_) return;
+  check_closed();
+  check_thread("call_soon");
+  // A queued step is a plain pointer: make sure something holds the task until it runs. (A
+  // registered task holds itself; this covers a step queued after the task finished.)
+  if (!task.keep_alive_) task.keep_alive_ = task.self().shared_from_this();
+  const bool was_empty = ready_->empty();
+  ready_->push_back(detail::ReadyEntry::step(&task));
+  ++task.queued_steps_;
   if (was_empty && wants_ready_notifications) on_ready_added();
 }
 
@@ -336,9 +359,12 @@ void EventLoop::drop_cancelled_head() noexcept {
 
 void EventLoop::start_task(std::shared_ptr<detail::FutureBase> task) {
   detail::TaskCore* core = task->as_task();
-  core->registry_index = tasks_.size();
   core->resume_point_ = core->root();
-  tasks_.push_back(task);
+  core->keep_alive_ = task;
+  core->registered_ = true;
+  core->prev_task_ = last_task_;
+  (last_task_ ? last_task_->next_task_ : first_task_) = core;
+  last_task_ = core;
   if (task_factory_) {
     AnyTask view(task);
     task_factory_(*this, view);
@@ -347,20 +373,18 @@ void EventLoop::start_task(std::shared_ptr<detail::FutureBase> task) {
 }
 
 void EventLoop::unregister_task(detail::TaskCore& task) noexcept {
-  std::size_t i = task.registry_index;
-  if (i >= tasks_.size() || tasks_[i]->as_task() != &task) return;
-  if (i + 1 != tasks_.size()) {
-    tasks_[i] = std::move(tasks_.back());
-    tasks_[i]->as_task()->registry_index = i;
-  }
-  tasks_.pop_back();
+  if (!task.registered_) return;
+  task.registered_ = false;
+  (task.prev_task_ ? task.prev_task_->next_task_ : first_task_) = task.next_task_;
+  (task.next_task_ ? task.next_task_->prev_task_ : last_task_) = task.prev_task_;
+  task.prev_task_ = task.next_task_ = nullptr;
+  if (task.queued_steps_ == 0) task.release_keep_alive();  // may destroy the task
 }
 
 std::vector<AnyTask> EventLoop::tasks() const {
   std::vector<AnyTask> out;
-  out.reserve(tasks_.size());
-  for (const auto& t : tasks_)
-    if (!t->done()) out.emplace_back(t);
+  for (const detail::TaskCore* t = first_task_; t; t = t->next_task_)
+    if (!t->keep_alive_->done()) out.emplace_back(t->keep_alive_);
   return out;
 }
 
@@ -519,15 +543,23 @@ void EventLoop::run_once(double max_block, double slice_end) {
     }
     batch_remaining_ = ready_->size();
   }
+  // A loop run nested inside a task step (a modal dialog in a task) must not feed that step's
+  // trampoline with the callbacks it runs: they start with none.
+  detail::TrampolineScope no_trampoline(nullptr);
   // Run exactly this iteration's batch; what it schedules waits for the next one (DESIGN rule 2).
   while (batch_remaining_ > 0) {
     --batch_remaining_;
-    HandleState* h = ready_->pop_front();
-    struct Release {
-      HandleState* h;
-      ~Release() { h->release(); }
-    } release{h};
-    if (!h->cancelled) run_handle(h);
+    detail::ReadyEntry e = ready_->pop_front();
+    if (e.is_step()) {
+      run_step(e.as_step());
+    } else {
+      HandleState* h = e.as_handle();
+      struct Release {
+        HandleState* h;
+        ~Release() { h->release(); }
+      } release{h};
+      if (!h->cancelled) run_handle(h);
+    }
     // After every handle that has another behind it (the driver checks after the iteration): a
     // batch of slow callbacks must end the slice after one of them, and the coarse clock makes
     // that affordable (DESIGN rule 4).
@@ -538,8 +570,6 @@ void EventLoop::run_once(double max_block, double slice_end) {
 void EventLoop::run_handle(HandleState* h) {
   const double start = debug_ ? time() : 0.0;
   h->running = true;
-  // A callback run by a nested loop inside a task step must not feed that step's trampoline.
-  detail::TrampolineScope no_trampoline(nullptr);
   try {
     h->callback();
   } catch (const BaseException&) {
@@ -555,17 +585,39 @@ void EventLoop::run_handle(HandleState* h) {
   }
   h->running = false;
   if (h->cancelled) h->callback.reset();  // cancelled while running: drop it now
-  if (debug_) {
-    double took = time() - start;
-    if (took >= slow_callback_duration_) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.3f", took);
-      // A task step is shown as the task itself (asyncio's _format_handle).
-      std::string what = h->callback.describe();
-      if (what.rfind("<Task ", 0) != 0) what = Handle(h, true).repr();
-      log_warning("Executing " + what + " took " + buf + " seconds");
-    }
+  if (debug_) warn_if_slow(start, [h] { return Handle(h, true).repr(); });
+}
+
+void EventLoop::run_step(detail::TaskCore* task) {
+  // The step stays counted until it returned: keep_alive_ holds the task through a step that
+  // finishes it (TaskCore::step_dequeued releases it).
+  struct Dequeued {
+    detail::TaskCore* t;
+    ~Dequeued() { t->step_dequeued(); }
+  } dequeued{task};
+  const double start = debug_ ? time() : 0.0;
+  try {
+    task->step();
+  } catch (const BaseException&) {
+    throw;  // KeyboardInterrupt / SystemExit leave the loop
+  } catch (...) {
+    ErrorContext ctx;
+    ctx.message = "Exception in callback " + task->future().repr() + "()";
+    ctx.exception = std::current_exception();
+    ctx.task = AnyTask(task->keep_alive_);
+    call_exception_handler(ctx);
   }
+  // A task step is shown as the task itself (asyncio's _format_handle).
+  if (debug_) warn_if_slow(start, [task] { return task->future().repr(); });
+}
+
+template <class Describe>
+void EventLoop::warn_if_slow(double start, Describe describe) {
+  const double took = time() - start;
+  if (took < slow_callback_duration_) return;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", took);
+  log_warning("Executing " + describe() + " took " + buf + " seconds");
 }
 
 // ---- errors and debug -------------------------------------------------------------------------

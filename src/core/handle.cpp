@@ -1,5 +1,5 @@
 // handle.cpp: Handle/TimerHandle operations, and making and destroying HandleStates (from the
-// per-thread pool of handle_pool.cpp, which keeps the scheduling hot path free of malloc: DESIGN
+// per-thread slab pool of slab_pool.h, which keeps the scheduling hot path free of malloc: DESIGN
 // rule 12).
 #include <cxxabi.h>
 
@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "qaio/detail/slab_pool.h"
 #include "qaio/event_loop.h"
 #include "qaio/handle.h"
 
@@ -15,30 +16,11 @@ namespace qaio {
 
 namespace detail {
 
-namespace {
-// AddressSanitizer cannot see a use-after-free inside a pool slot, so sanitized builds take every
-// state from operator new: a dangling Handle is then reported where it happens.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kUsePool = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kUsePool = false;
-#else
-constexpr bool kUsePool = true;
-#endif
-#else
-constexpr bool kUsePool = true;
-#endif
-}  // namespace
-
 // docs/design.md and the W1 batch analysis rely on this size (64-bit targets).
 static_assert(sizeof(void*) != 8 || sizeof(HandleState) == 88, "HandleState grew: update the docs or shrink it");
 
-bool handle_pool_enabled() noexcept { return kUsePool; }
-
 HandleState* HandleState::create(bool pooled) {
-  pooled = pooled && kUsePool && handle_pool_usable();
-  void* memory = pooled ? allocate_handle_slot() : ::operator new(sizeof(HandleState));
+  void* memory = pooled ? slab_allocate(sizeof(HandleState)) : ::operator new(sizeof(HandleState));
   auto* h = ::new (memory) HandleState();
   h->pooled = pooled;
   return h;
@@ -48,7 +30,7 @@ void HandleState::destroy(HandleState* h) noexcept {
   const bool pooled = h->pooled;
   h->~HandleState();
   if (pooled) {
-    free_handle_slot(h);
+    slab_free(h, sizeof(HandleState));
   } else {
     ::operator delete(static_cast<void*>(h));
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "qaio/detail/slab_pool.h"
 #include "qaio/event_loop.h"
 #include "qaio/queues.h"
 
@@ -76,7 +77,7 @@ void QueueCore::remove_waiter(WaiterList& waiters, const std::shared_ptr<FutureS
 Coro<void> QueueCore::wait_for_room(std::shared_ptr<QueueCore> q) {
   while (q->full()) {
     if (q->shutdown_) throw QueueShutDown();
-    auto putter = std::make_shared<FutureState<void>>(q->binding_.get("Queue"));
+    auto putter = make_slab_shared<FutureState<void>>(q->binding_.get("Queue"));
     q->putters_.push_back(putter);
     std::exception_ptr error;
     try {
@@ -98,7 +99,7 @@ Coro<void> QueueCore::wait_for_room(std::shared_ptr<QueueCore> q) {
 Coro<void> QueueCore::wait_for_item(std::shared_ptr<QueueCore> q) {
   while (q->empty()) {
     if (q->shutdown_) throw QueueShutDown();
-    auto getter = std::make_shared<FutureState<void>>(q->binding_.get("Queue"));
+    auto getter = make_slab_shared<FutureState<void>>(q->binding_.get("Queue"));
     q->getters_.push_back(getter);
     std::exception_ptr error;
     try {

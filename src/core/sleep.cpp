@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "qaio/detail/slab_pool.h"
 #include "qaio/event_loop.h"
 #include "qaio/policy.h"
 
@@ -21,7 +22,7 @@ void SleepAwaiter::await_suspend(std::coroutine_handle<> h) {
     return;
   }
   EventLoop& loop = task->future().loop();
-  future_ = std::make_shared<FutureState<void>>(loop);
+  future_ = make_slab_shared<FutureState<void>>(loop);
   std::weak_ptr<FutureState<void>> weak = future_;
   timer_ = loop.call_later(delay_, [weak] {
     if (auto f = weak.lock(); f && !f->done()) f->set_result();

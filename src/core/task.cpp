@@ -14,14 +14,6 @@ namespace qaio::detail {
 
 namespace {
 std::atomic<std::uint64_t> task_counter{0};
-
-// The step handle of a task (its name shows in slow-callback warnings and errors). It holds the
-// task alive until the step has run, so step() itself takes no extra reference.
-struct TaskStep {
-  std::shared_ptr<FutureBase> task;
-  void operator()() { task->as_task()->step(); }
-  std::string describe() const { return task->repr(); }
-};
 }  // namespace
 
 TaskCore::TaskCore(FutureBase& self, std::coroutine_handle<> frame, std::string name)
@@ -107,7 +99,7 @@ void TaskCore::yield_once(std::coroutine_handle<> resume_at) {
   schedule_step();
 }
 
-void TaskCore::schedule_step() { self().loop().schedule_soon(TaskStep{self().shared_from_this()}); }
+void TaskCore::schedule_step() { self().loop().schedule_step(*this); }
 
 void TaskCore::throw_if_injected() {
   FutureColdState* cold = self().cold_.get();
@@ -120,7 +112,7 @@ void TaskCore::step() {
   if (running_) {
     // Only reachable through a nested event loop (a modal dialog inside this very step): a task
     // is never entered twice; its wakeup waits until the outer step returns (DESIGN rule 3).
-    loop.schedule_soon(TaskStep{self().shared_from_this()});
+    schedule_step();
     return;
   }
   if (must_cancel_) {
@@ -132,7 +124,8 @@ void TaskCore::step() {
   if (parked()) fut_waiter_->unlink_wakeup(wakeup_link_);
   fut_waiter_ = nullptr;
   std::coroutine_handle<> h = std::exchange(resume_point_, {});
-  // No keep-alive reference here: the handle running this step holds one (TaskStep).
+  // No extra reference here: this step is still counted in queued_steps_ (the loop releases it
+  // after the step), so keep_alive_ holds the task even if the step finishes it.
   TaskCore* previous = loop.current_task_core();
   loop.set_current_task_core(this);
   running_ = true;
