@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "net_transport_impl.h"
+#include "net_unix_path.h"
 
 namespace qaio {
 
@@ -31,12 +32,7 @@ Coro<DatagramPair> EventLoop::create_datagram_endpoint(DatagramProtocolFactory f
       family = options.remote_addr->family();
     }
     if (family == AF_UNSPEC) throw std::invalid_argument("unexpected address family");
-    if (family == AF_UNIX && options.local_addr) {
-      std::string path = options.local_addr->path();
-      struct stat st {};
-      if (!path.empty() && path[0] != '\0' && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-        ::unlink(path.c_str());
-    }
+    if (family == AF_UNIX && options.local_addr) detail::unlink_socket_file(options.local_addr->path());
     fd = open_socket(family, SOCK_DGRAM, 0);
     std::exception_ptr error;
     try {

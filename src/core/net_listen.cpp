@@ -2,7 +2,6 @@
 // asyncio binds them) and create_unix_server.
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <stdexcept>
 
 #include "net_transport_impl.h"
+#include "net_unix_path.h"
 #include "qaio/server.h"
 #include "qaio/sleep.h"
 
@@ -106,11 +106,7 @@ Coro<std::shared_ptr<Server>> EventLoop::create_unix_server(ProtocolFactory fact
   int fd = options.sock;
   if (!path.empty()) {
     if (fd >= 0) throw std::invalid_argument("path and sock can not be specified at the same time");
-    if (path[0] != '\0') {
-      // A stale socket file from an earlier run would make bind() fail.
-      struct stat st {};
-      if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
-    }
+    detail::unlink_socket_file(path);  // a stale one from an earlier run would make bind() fail
     SocketAddress addr = SocketAddress::unix_path(path);
     fd = open_socket(AF_UNIX, SOCK_STREAM, 0);
     if (::bind(fd, addr.native(), addr.native_size()) < 0) {

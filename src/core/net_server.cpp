@@ -3,12 +3,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "net_transport_impl.h"
+#include "net_unix_path.h"
 #include "qaio/server.h"
 #include "qaio/sleep.h"
 
@@ -118,10 +118,7 @@ void Server::close() {
   fds_.clear();
   for (auto& t : retry_timers_) t.cancel();
   retry_timers_.clear();
-  if (!unix_path_.empty() && unix_path_[0] != '\0') {
-    struct stat st {};
-    if (::stat(unix_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(unix_path_.c_str());
-  }
+  detail::unlink_socket_file(unix_path_);
   serving_ = false;
   if (serving_forever_ && !serving_forever_.done()) serving_forever_.cancel();
   serving_forever_ = Future<>();
