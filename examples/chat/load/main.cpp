@@ -2,6 +2,8 @@
 // SelectorEventLoop, qaio streams) join one channel, then each sends M messages; every client
 // must receive every message of the others ((N-1)*M; IRC does not echo a sender's own messages,
 // so with its own M each client accounts for all N*M). Prints the timings; exit 1 on any loss.
+// A client that cannot connect, or loses its connection, fails the run at once with its error
+// instead of after --timeout.
 //
 //   qaio-chat-load --port P [--host H] [--clients 1000] [--messages 10] [--timeout 300]
 #include <sys/resource.h>
@@ -32,13 +34,25 @@ struct Shared {
   int joined = 0;
   int finished = 0;
   long long delivered = 0;
-  qaio::Event all_joined;
-  qaio::Event all_done;
+  qaio::Event all_joined;  // also set by fail(): the wait for it must end
+  qaio::Event all_done;    // likewise
   std::vector<qaio::StreamWriter> writers;
+  std::string error;  // the first client failure; the run has failed if not empty
+  int failed_clients = 0;
+
+  // One client that cannot connect, or loses its connection, means the run has failed: end both
+  // waits now instead of sitting out the whole --timeout, which would only hide why.
+  void fail(std::string why) {
+    ++failed_clients;
+    if (error.empty()) error = std::move(why);
+    all_joined.set();
+    all_done.set();
+  }
 };
 
-qaio::Coro<void> client(Shared* sh, int i) {
+qaio::Coro<void> session(Shared* sh, int i, bool* connected) {
   auto conn = co_await qaio::open_connection(sh->cfg.host, sh->cfg.port, 1 << 20);
+  *connected = true;
   qaio::StreamReader reader = conn.first;
   sh->writers[static_cast<std::size_t>(i)] = conn.second;
   std::string nick = "load" + std::to_string(i);
@@ -73,6 +87,21 @@ qaio::Coro<void> client(Shared* sh, int i) {
   conn.second.close();
 }
 
+// A client: its session, with a failure reported to the run (see Shared::fail) rather than left in
+// the task for run_load to find once the timeout has passed.
+qaio::Coro<void> client(Shared* sh, int i) {
+  bool connected = false;
+  try {
+    co_await session(sh, i, &connected);
+  } catch (const qaio::CancelledError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string who = "client " + std::to_string(i);
+    const std::string where = sh->cfg.host + ":" + std::to_string(sh->cfg.port);
+    sh->fail(connected ? who + ": " + e.what() : who + " cannot connect to " + where + ": " + e.what());
+  }
+}
+
 qaio::Coro<int> run_load(Config cfg) {
   qaio::EventLoop& loop = qaio::get_running_loop();
   Shared sh;
@@ -90,9 +119,19 @@ qaio::Coro<int> run_load(Config cfg) {
   } catch (const qaio::TimeoutError&) {
     ok = false;
   }
-  if (!ok) {
-    std::printf("FAILED: only %d of %d clients joined within %.0f s\n", sh.joined, cfg.clients, cfg.timeout);
+  if (!ok || !sh.error.empty()) {
+    if (!sh.error.empty()) {
+      std::printf("FAILED: %s (%d of %d clients joined)\n", sh.error.c_str(), sh.joined, cfg.clients);
+    } else {
+      std::printf("FAILED: only %d of %d clients joined within %.0f s\n", sh.joined, cfg.clients, cfg.timeout);
+    }
     for (auto& t : tasks) t.cancel();
+    for (auto& t : tasks) {
+      try {
+        co_await t;
+      } catch (const qaio::CancelledError&) {
+      }
+    }
     co_return 1;
   }
   double t1 = loop.time();
@@ -107,28 +146,31 @@ qaio::Coro<int> run_load(Config cfg) {
       std::fflush(stdout);
     }
   }(&sh));
+  bool timed_out = false;
   try {
     co_await qaio::timeout(cfg.timeout, sh.all_done.wait());
   } catch (const qaio::TimeoutError&) {
-    ok = false;
+    timed_out = true;
   }
   double t2 = loop.time();
   progress.cancel();
-  int failed = 0;
+  // A failed client ends the wait early (Shared::fail); the others cannot all finish then.
+  ok = !timed_out && sh.error.empty();
+  if (!sh.error.empty()) std::printf("client error: %s\n", sh.error.c_str());
   for (auto& t : tasks) {
     if (!ok && !t.done()) t.cancel();
     try {
       co_await t;
-    } catch (const std::exception& e) {
-      if (failed++ < 3) std::printf("client error: %s\n", e.what());
+    } catch (const qaio::CancelledError&) {
     }
   }
+  const int failed = sh.failed_clients;
   const long long expected = static_cast<long long>(cfg.clients) * (cfg.clients - 1) * cfg.messages;
   std::printf("clients %d, messages each %d: connect+register+join %.2f s; %lld of %lld deliveries in %.2f s "
               "(%.0f lines/s)%s\n",
               cfg.clients, cfg.messages, t1 - t0, sh.delivered, expected, t2 - t1, sh.delivered / std::max(t2 - t1, 1e-9),
               ok && failed == 0 && sh.delivered == expected ? "" : "  FAILED");
-  if (!ok || failed) std::printf("timed out: %d, failed clients: %d\n", !ok, failed);
+  if (!ok || failed) std::printf("timed out: %d, failed clients: %d\n", timed_out, failed);
   co_return ok && failed == 0 && sh.delivered == expected ? 0 : 1;
 }
 
