@@ -54,8 +54,7 @@ struct FutureColdState {
   std::optional<std::string> cancel_message;  // of cancel(msg); a task's pending one too
   std::exception_ptr cancelled_exc;           // the CancelledError a cancelled task ended with
   std::exception_ptr inject;                  // a task's CancelledError for its next resume point
-  std::string task_name;                      // set_name(), or "Task-N" once someone asked
-  bool has_task_name = false;
+  std::optional<std::string> task_name;       // set_name(), or "Task-N" once someone asked
 };
 
 // The untyped part of every future and task: state, exception, cancel message, done-callbacks.

@@ -2,6 +2,7 @@
 // "exception was never retrieved" report.
 #include <string>
 
+#include "qaio/detail/slab_pool.h"
 #include "qaio/event_loop.h"
 #include "qaio/future.h"
 
@@ -12,6 +13,10 @@ namespace {
 struct DoneNode : DoneLink {
   CallbackId id = 0;
   DoneCallback fn;
+
+  // From the slab pool: gather, wait and shield add one per awaited future.
+  static void* operator new(std::size_t size) { return slab_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { slab_free(p, size); }
 };
 
 // Runs one done-callback; queued with call_soon so callbacks never run synchronously (item 100).
@@ -83,12 +88,14 @@ bool FutureBase::cancel(std::optional<std::string> msg) { return cancel_future(s
 bool FutureBase::cancel_future(std::optional<std::string> msg) {
   log_traceback_ = false;
   if (state_ != State::pending) return false;
-  state_ = State::cancelled;
+  // The cold block (and the message copy) first: if either allocation throws, the future is
+  // still pending, not cancelled without its message.
   if (msg) {
     cold().cancel_message = std::move(msg);
   } else if (cold_) {
     cold_->cancel_message.reset();
   }
+  state_ = State::cancelled;
   schedule_callbacks();
   return true;
 }

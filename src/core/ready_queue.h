@@ -1,15 +1,15 @@
-// ready_queue.h (private): the loop's FIFO of work ready to run, a growable ring buffer.
+// ready_queue.h (private): the loop's FIFO of work ready to run.
 //
 // An entry is either a HandleState (a call_soon callback, an fd callback, an expired timer) or a
 // task whose next step is due. Task steps are queued as the task itself, tagged in the pointer's
 // low bit, rather than as a handle wrapping it: a step is the most common thing a coroutine program
 // schedules, and a handle for it cost a pool slot, a callback move and two reference counts (W3 in
-// docs/benchmarks.md). push_back/pop_front are O(1) and allocate only when the ring doubles.
+// docs/benchmarks.md). push_back/pop_front are O(1); see ReadyQueue for how it grows.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
+#include <utility>
 
 #include "qaio/handle.h"
 
@@ -31,31 +31,61 @@ class ReadyEntry {
   std::uintptr_t bits_ = 0;
 };
 
+// A FIFO of fixed segments rather than one doubling ring: growing never copies the queue (a burst
+// of ten million callbacks would otherwise move 80 MB at once, inside one Qt time slice), and it
+// touches only the memory the entries need. One emptied segment is kept for reuse, so a loop
+// that stays small never allocates.
 class ReadyQueue {
  public:
-  ReadyQueue() : buf_(std::make_unique<ReadyEntry[]>(64)), mask_(63) {}
-  std::size_t size() const noexcept { return tail_ - head_; }
-  bool empty() const noexcept { return head_ == tail_; }
-  void push_back(ReadyEntry e) {
-    if (size() == mask_ + 1) grow();
-    buf_[tail_++ & mask_] = e;
+  ReadyQueue() : head_(new Segment), tail_(head_) {}
+  ~ReadyQueue() {
+    while (head_) delete std::exchange(head_, head_->next);
+    delete spare_;
   }
-  ReadyEntry pop_front() noexcept { return buf_[head_++ & mask_]; }
+  ReadyQueue(const ReadyQueue&) = delete;
+  ReadyQueue& operator=(const ReadyQueue&) = delete;
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  void push_back(ReadyEntry e) {
+    if (tail_pos_ == Segment::kEntries) {
+      Segment* next = spare_ ? std::exchange(spare_, nullptr) : new Segment;
+      next->next = nullptr;
+      tail_->next = next;
+      tail_ = next;
+      tail_pos_ = 0;
+    }
+    tail_->entries[tail_pos_++] = e;
+    ++size_;
+  }
+  ReadyEntry pop_front() noexcept {  // the queue must not be empty
+    if (head_pos_ == Segment::kEntries) {
+      Segment* done = std::exchange(head_, head_->next);
+      head_pos_ = 0;
+      if (spare_) {
+        delete done;
+      } else {
+        spare_ = done;
+      }
+    }
+    --size_;
+    ReadyEntry e = head_->entries[head_pos_++];
+    if (size_ == 0 && head_ == tail_) head_pos_ = tail_pos_ = 0;  // reuse the segment from its start
+    return e;
+  }
 
  private:
-  void grow() {
-    std::size_t n = size();
-    auto bigger = std::make_unique<ReadyEntry[]>((mask_ + 1) * 2);
-    for (std::size_t i = 0; i < n; ++i) bigger[i] = buf_[(head_ + i) & mask_];
-    buf_ = std::move(bigger);
-    mask_ = mask_ * 2 + 1;
-    head_ = 0;
-    tail_ = n;
-  }
-  std::unique_ptr<ReadyEntry[]> buf_;
-  std::size_t mask_;
-  std::size_t head_ = 0;
-  std::size_t tail_ = 0;
+  struct Segment {
+    static constexpr std::size_t kEntries = 511;  // with the link: one 4 KiB allocation
+    ReadyEntry entries[kEntries];
+    Segment* next = nullptr;
+  };
+  Segment* head_;
+  Segment* tail_;
+  Segment* spare_ = nullptr;
+  std::size_t head_pos_ = 0;  // next entry to pop in head_
+  std::size_t tail_pos_ = 0;  // next free entry in tail_
+  std::size_t size_ = 0;
 };
 
 }  // namespace qaio::detail

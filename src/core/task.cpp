@@ -34,17 +34,12 @@ const std::string& TaskCore::name() const noexcept {
   // Built on first request: most tasks are never asked their name. (An allocation failure here
   // terminates, as any in a noexcept function.)
   FutureColdState& cold = self().cold();
-  if (!cold.has_task_name) {
-    cold.task_name = "Task-" + std::to_string(number_);
-    cold.has_task_name = true;
-  }
-  return cold.task_name;
+  if (!cold.task_name) cold.task_name = "Task-" + std::to_string(number_);
+  return *cold.task_name;
 }
 
 void TaskCore::set_name(std::string name) {
-  FutureColdState& cold = self().cold();
-  cold.task_name = std::move(name);
-  cold.has_task_name = true;
+  self().cold().task_name = std::move(name);
 }
 
 TaskCore* TaskCore::current() noexcept {
@@ -63,16 +58,23 @@ int TaskCore::uncancel() noexcept {
 bool TaskCore::cancel_task(std::optional<std::string> msg) {
   self().log_traceback_ = false;  // asyncio: cancelling counts as looking at the outcome
   if (self().done()) return false;
-  ++num_cancels_requested_;
-  if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;  // the wakeup throws CancelledError
-  must_cancel_ = true;
-  // Kept where the future keeps its own: the task's cancelled state reuses it (finish_cancelled).
   FutureBase& fut = self();
+  // Allocations before any state changes: if one throws, the task is exactly as it was.
+  if (msg) fut.cold();
+  if (fut_waiter_) {
+    if (fut_waiter_->cancel(msg)) {  // the wakeup throws CancelledError
+      ++num_cancels_requested_;
+      return true;
+    }
+  }
+  // Kept where the future keeps its own: the task's cancelled state reuses it (finish_cancelled).
   if (msg) {
-    fut.cold().cancel_message = std::move(msg);
+    fut.cold_->cancel_message = std::move(msg);
   } else if (fut.cold_) {
     fut.cold_->cancel_message.reset();
   }
+  ++num_cancels_requested_;
+  must_cancel_ = true;
   return true;
 }
 
