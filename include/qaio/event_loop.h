@@ -103,8 +103,10 @@ void check_callable(const char* api, const F& fn) {
   }
 }
 
+// The callable a scheduling call stores: fn itself, or fn bound to its arguments. Returned by
+// value so the loop can construct it straight into its handle (no type-erased hop in between).
 template <class F, class... Args>
-Callback bind_callback(const char* api, F&& fn, Args&&... args) {
+auto bind_args(const char* api, F&& fn, Args&&... args) {
   using D = std::decay_t<F>;
   static_assert(std::is_invocable_v<D&, std::decay_t<Args>&...>,
                 "qaio: the callback cannot be called with the arguments given to the loop");
@@ -113,10 +115,15 @@ Callback bind_callback(const char* api, F&& fn, Args&&... args) {
                 "use loop.create_task(fn(...)) instead");
   check_callable(api, fn);
   if constexpr (sizeof...(Args) == 0) {
-    return Callback(std::forward<F>(fn));
+    return D(std::forward<F>(fn));
   } else {
-    return Callback(BoundCall<D, std::decay_t<Args>...>{std::forward<F>(fn), {std::forward<Args>(args)...}});
+    return BoundCall<D, std::decay_t<Args>...>{std::forward<F>(fn), {std::forward<Args>(args)...}};
   }
+}
+
+template <class F, class... Args>
+Callback bind_callback(const char* api, F&& fn, Args&&... args) {
+  return Callback(bind_args(api, std::forward<F>(fn), std::forward<Args>(args)...));
 }
 
 // The loop running in this thread (set by run_forever and by drivers while they dispatch).
@@ -159,7 +166,7 @@ class EventLoop {
   // ---- scheduling ---------------------------------------------------------------------------
   template <class F, class... Args>
   Handle call_soon(F&& fn, Args&&... args) {
-    return schedule_soon(detail::bind_callback("call_soon", std::forward<F>(fn), std::forward<Args>(args)...));
+    return schedule_soon(detail::bind_args("call_soon", std::forward<F>(fn), std::forward<Args>(args)...));
   }
   // The one scheduling call that may be made from any thread.
   template <class F, class... Args>
@@ -171,7 +178,7 @@ class EventLoop {
   TimerHandle call_later(double delay, F&& fn, Args&&... args) {
     if (std::isnan(delay)) throw std::invalid_argument("delay must not be NaN");
     return schedule_at(time() + delay,
-                       detail::bind_callback("call_later", std::forward<F>(fn), std::forward<Args>(args)...));
+                       detail::bind_args("call_later", std::forward<F>(fn), std::forward<Args>(args)...));
   }
   template <class Rep, class Period, class F, class... Args>
   TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, Args&&... args) {
@@ -181,7 +188,7 @@ class EventLoop {
   template <class F, class... Args>
   TimerHandle call_at(double when, F&& fn, Args&&... args) {
     if (std::isnan(when)) throw std::invalid_argument("when must not be NaN");
-    return schedule_at(when, detail::bind_callback("call_at", std::forward<F>(fn), std::forward<Args>(args)...));
+    return schedule_at(when, detail::bind_args("call_at", std::forward<F>(fn), std::forward<Args>(args)...));
   }
   // Monotonic time in seconds (steady_clock).
   double time() const noexcept {
@@ -349,8 +356,19 @@ class EventLoop {
   void set_current_task_core(detail::TaskCore* t) noexcept { current_task_ = t; }
   const std::shared_ptr<detail::ThreadsafeQueue>& threadsafe_queue() const noexcept { return threadsafe_; }
   Executor& default_executor();
-  Handle schedule_soon(detail::Callback cb);
-  TimerHandle schedule_at(double when, detail::Callback cb);
+  // call_soon/call_at with the callable already bound (also used by the library's own callbacks).
+  template <class D>
+  Handle schedule_soon(D&& callable) {
+    if (closing_) return Handle();
+    check_scheduling("call_soon");
+    return enqueue_soon(own_handle(detail::HandleState::create(std::forward<D>(callable))));
+  }
+  template <class D>
+  TimerHandle schedule_at(double when, D&& callable) {
+    if (closing_) return TimerHandle();
+    check_scheduling("call_at");
+    return enqueue_at(when, own_handle(detail::HandleState::create(std::forward<D>(callable))));
+  }
   Handle schedule_threadsafe(detail::Callback cb);
   // Overridden by drivers that route logging elsewhere (QtEventLoop: QLoggingCategory "qaio").
   virtual void log_error(const std::string& text);
@@ -406,6 +424,15 @@ class EventLoop {
   void update_fd(int fd);
   // A state for `cb` owned by this loop, with two references: the loop's and the caller's.
   detail::HandleState* new_handle(detail::Callback cb, bool pooled = true);
+  // Makes a fresh state this loop's, with those two references.
+  detail::HandleState* own_handle(detail::HandleState* h) noexcept {
+    h->loop = this;
+    h->refs.store(2, std::memory_order_relaxed);
+    return h;
+  }
+  void check_scheduling(const char* what) const;  // check_closed() and check_thread(what)
+  Handle enqueue_soon(detail::HandleState* h) noexcept;
+  TimerHandle enqueue_at(double when, detail::HandleState* h);
   void push_ready(detail::HandleState* h) noexcept;  // takes one reference
   void process_io(double timeout);
   void run_handle(detail::HandleState* h);

@@ -19,29 +19,52 @@ class EventLoop;
 
 namespace detail {
 
-// 56 bytes inline: a lambda capturing up to seven pointers, and every callback the library itself
-// queues (a task step: one shared_ptr; a done-callback run: a shared_ptr and its node), fit
-// without a heap allocation; 56 keeps HandleState at 88 bytes.
+// A type-erased callable passed around before it reaches a handle (fd callbacks, calls posted
+// from other threads, signal handlers). 56 bytes inline: a lambda capturing up to seven pointers.
 using Callback = SmallFunction<void(), 56>;
 
-// The shared state behind a Handle. Taken from a per-thread slab pool (slab_pool.h). Kept
-// small (88 bytes) on purpose: a burst of call_soon holds one per pending callback, and every byte
-// is a fresh page the kernel has to clear (W1 batch in docs/benchmarks.md).
+// What a HandleState needs to run, name and destroy the callable stored behind it.
+struct CallbackOps {
+  void (*invoke)(void*);
+  void (*destroy)(void*) noexcept;
+  std::string (*describe)(const void*);
+};
+
+// The shared state behind a Handle: a 32-byte header followed by the callable itself, so the
+// state is exactly as large as what it runs (40 bytes for a lambda capturing one pointer). Taken
+// from the per-thread slab pool (slab_pool.h). Every byte counts: a burst of call_soon holds one
+// per pending callback, and every byte is a fresh page the kernel has to clear (W1 batch in
+// docs/benchmarks.md). Callables up to kMaxInline bytes are stored inline; larger ones (and those
+// needing more than 8-byte alignment) on the heap, with a pointer inline.
 struct HandleState {
+  static constexpr std::size_t kMaxInline = 480;
+
   std::atomic<std::uint32_t> refs{1};
   bool cancelled = false;
   bool is_timer : 1 = false;
   bool in_heap : 1 = false;  // a TimerHandle still in the loop's timer heap
   bool running : 1 = false;  // the callback is executing: cancel() must not destroy it yet
   bool pooled : 1 = false;   // memory from the slab pool (else from operator new)
+  std::uint16_t bytes = 0;   // size of this allocation, header included
   double when = 0;           // deadline in loop.time() seconds (timers only; the heap keeps a copy)
   EventLoop* loop = nullptr;
-  Callback callback;
+  const CallbackOps* ops = nullptr;  // nullptr once the callable is gone (cancelled, or never set)
 
-  // A new state with one reference. pooled: from the calling thread's pool (the loop's thread,
-  // where nearly every handle is made and released); threads that only post to a loop use
-  // operator new instead, so they never map a pool of their own.
-  static HandleState* create(bool pooled = true);
+  // A new state holding `fn`, with one reference. pooled: from the calling thread's pool (the
+  // loop's thread, where nearly every handle is made and released); threads that only post to a
+  // loop use operator new instead, so they never map a pool of their own.
+  template <class F>
+  static HandleState* create(F&& fn, bool pooled = true);
+
+  void invoke() { ops->invoke(storage()); }
+  // Destroys the callable now (cancel). Re-entrant: the callable's destructor may drop handles.
+  void drop_callback() noexcept {
+    if (const CallbackOps* o = ops) {
+      ops = nullptr;
+      o->destroy(storage());
+    }
+  }
+  std::string describe() const { return ops ? ops->describe(storage()) : std::string("None"); }
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -54,8 +77,53 @@ struct HandleState {
 
  private:
   HandleState() = default;
+  void* storage() const noexcept { return const_cast<HandleState*>(this) + 1; }
+  static void* allocate(std::size_t bytes, bool pooled);
+  static void deallocate(void* p, std::size_t bytes, bool pooled) noexcept;
   static void destroy(HandleState* h) noexcept;
+
+  template <class D>
+  static constexpr bool stored_inline =
+      sizeof(D) <= kMaxInline && alignof(D) <= alignof(void*) && std::is_nothrow_destructible_v<D>;
+  template <class D>
+  static constexpr CallbackOps inline_ops = {
+      [](void* p) { (*static_cast<D*>(p))(); },
+      [](void* p) noexcept { static_cast<D*>(p)->~D(); },
+      [](const void* p) { return describe_callable(*static_cast<const D*>(p)); },
+  };
+  template <class D>
+  static constexpr CallbackOps heap_ops = {
+      [](void* p) { (**static_cast<D**>(p))(); },
+      [](void* p) noexcept { delete *static_cast<D**>(p); },
+      [](const void* p) { return describe_callable(**static_cast<D* const*>(p)); },
+  };
 };
+static_assert(sizeof(HandleState) == 32 || sizeof(void*) != 8, "the handle header is 32 bytes");
+
+template <class F>
+HandleState* HandleState::create(F&& fn, bool pooled) {
+  using D = std::decay_t<F>;
+  constexpr std::size_t payload = stored_inline<D> ? (sizeof(D) + 7) & ~std::size_t{7} : sizeof(D*);
+  constexpr std::size_t size = sizeof(HandleState) + payload;
+  void* memory = allocate(size, pooled);
+  auto* h = ::new (memory) HandleState();
+  h->pooled = pooled;
+  h->bytes = static_cast<std::uint16_t>(size);
+  try {
+    if constexpr (stored_inline<D>) {
+      ::new (h->storage()) D(std::forward<F>(fn));
+      h->ops = &inline_ops<D>;
+    } else {
+      *static_cast<D**>(h->storage()) = new D(std::forward<F>(fn));
+      h->ops = &heap_ops<D>;
+    }
+  } catch (...) {
+    h->~HandleState();
+    deallocate(memory, size, pooled);
+    throw;
+  }
+  return h;
+}
 
 }  // namespace detail
 

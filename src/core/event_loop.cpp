@@ -65,8 +65,7 @@ EventLoop* running_loop() noexcept { return tls_running_loop; }
 void set_running_loop(EventLoop* loop) noexcept { tls_running_loop = loop; }
 
 bool post_threadsafe(const std::shared_ptr<ThreadsafeQueue>& queue, Callback cb) {
-  auto* h = HandleState::create(false);  // made by a foreign thread: no pool of its own
-  h->callback = std::move(cb);
+  auto* h = HandleState::create(std::move(cb), false);  // made by a foreign thread: no pool of its own
   return queue->push(h);
 }
 
@@ -219,34 +218,34 @@ void EventLoop::schedule_step(detail::TaskCore& task) {
 }
 
 HandleState* EventLoop::new_handle(detail::Callback cb, bool pooled) {
-  HandleState* h = HandleState::create(pooled);
-  h->loop = this;
-  h->callback = std::move(cb);
-  h->refs.store(2, std::memory_order_relaxed);  // one for the loop's queue or table, one for the caller
-  return h;
+  return own_handle(HandleState::create(std::move(cb), pooled));
 }
 
-Handle EventLoop::schedule_soon(detail::Callback cb) {
-  if (closing_) return Handle();
+void EventLoop::check_scheduling(const char* what) const {
   check_closed();
-  check_thread("call_soon");
-  HandleState* h = new_handle(std::move(cb));
+  check_thread(what);
+}
+
+Handle EventLoop::enqueue_soon(HandleState* h) noexcept {
   push_ready(h);
   return Handle(h, false);
 }
 
-TimerHandle EventLoop::schedule_at(double when, detail::Callback cb) {
-  if (closing_) return TimerHandle();
-  check_closed();
-  check_thread("call_at");
-  HandleState* h = new_handle(std::move(cb));
+TimerHandle EventLoop::enqueue_at(double when, HandleState* h) {
+  TimerHandle result(h, false);  // the caller's reference: released if the heap cannot grow
   h->is_timer = true;
   h->in_heap = true;
   h->when = when;
-  timers_.push_back(detail::TimerEntry{when, timer_seq_++, h});
+  try {
+    timers_.push_back(detail::TimerEntry{when, timer_seq_++, h});
+  } catch (...) {
+    h->in_heap = false;
+    h->release();  // the heap's reference
+    throw;
+  }
   std::push_heap(timers_.begin(), timers_.end(), detail::TimerLater{});
   if (timers_.front().handle == h) on_timer_scheduled(when);
-  return TimerHandle(h, false);
+  return result;
 }
 
 Handle EventLoop::schedule_threadsafe(detail::Callback cb) {
@@ -571,20 +570,20 @@ void EventLoop::run_handle(HandleState* h) {
   const double start = debug_ ? time() : 0.0;
   h->running = true;
   try {
-    h->callback();
+    h->invoke();
   } catch (const BaseException&) {
     h->running = false;
     throw;  // KeyboardInterrupt / SystemExit leave the loop
   } catch (...) {
     h->running = false;
     ErrorContext ctx;
-    ctx.message = "Exception in callback " + h->callback.describe() + "()";
+    ctx.message = "Exception in callback " + h->describe() + "()";
     ctx.exception = std::current_exception();
     ctx.handle = Handle(h, true);
     call_exception_handler(ctx);
   }
   h->running = false;
-  if (h->cancelled) h->callback.reset();  // cancelled while running: drop it now
+  if (h->cancelled) h->drop_callback();  // cancelled while running: drop it now
   if (debug_) warn_if_slow(start, [h] { return Handle(h, true).repr(); });
 }
 

@@ -16,24 +16,24 @@ namespace qaio {
 
 namespace detail {
 
-// docs/design.md and the W1 batch analysis rely on this size (64-bit targets).
-static_assert(sizeof(void*) != 8 || sizeof(HandleState) == 88, "HandleState grew: update the docs or shrink it");
+void* HandleState::allocate(std::size_t bytes, bool pooled) {
+  return pooled ? slab_allocate(bytes) : ::operator new(bytes);
+}
 
-HandleState* HandleState::create(bool pooled) {
-  void* memory = pooled ? slab_allocate(sizeof(HandleState)) : ::operator new(sizeof(HandleState));
-  auto* h = ::new (memory) HandleState();
-  h->pooled = pooled;
-  return h;
+void HandleState::deallocate(void* p, std::size_t bytes, bool pooled) noexcept {
+  if (pooled) {
+    slab_free(p, bytes);
+  } else {
+    ::operator delete(p);
+  }
 }
 
 void HandleState::destroy(HandleState* h) noexcept {
+  h->drop_callback();
   const bool pooled = h->pooled;
+  const std::size_t bytes = h->bytes;
   h->~HandleState();
-  if (pooled) {
-    slab_free(h, sizeof(HandleState));
-  } else {
-    ::operator delete(static_cast<void*>(h));
-  }
+  deallocate(h, bytes, pooled);
 }
 
 std::string demangle_type_name(const std::type_info& type) {
@@ -49,7 +49,7 @@ void Handle::cancel() {
   if (!state_ || state_->cancelled) return;
   state_->cancelled = true;
   // Drop the callback now: its captures may hold large objects or references (asyncio does too).
-  if (!state_->running) detail::Callback dropped = std::move(state_->callback);
+  if (!state_->running) state_->drop_callback();
   if (state_->is_timer && state_->in_heap && state_->loop) state_->loop->timer_handle_cancelled(*state_);
 }
 
@@ -64,7 +64,7 @@ std::string Handle::repr() const {
   }
   if (!state_->cancelled) {
     text += ' ';
-    text += state_->callback.describe();
+    text += state_->describe();
     text += "()";
   }
   text += '>';

@@ -17,6 +17,17 @@ namespace qaio::detail {
 
 std::string demangle_type_name(const std::type_info& type);
 
+// A readable name of a callable for the loop's messages: its describe() if it has one, else its
+// demangled type.
+template <class D>
+std::string describe_callable(const D& d) {
+  if constexpr (requires { { d.describe() } -> std::convertible_to<std::string>; }) {
+    return d.describe();
+  } else {
+    return demangle_type_name(typeid(D));
+  }
+}
+
 template <class Signature, std::size_t Inline = 48>
 class SmallFunction;
 
@@ -79,15 +90,6 @@ class SmallFunction<R(Args...), Inline> {
   template <class D>
   static constexpr bool fits_inline =
       sizeof(D) <= Inline && alignof(D) <= kAlign && std::is_nothrow_move_constructible_v<D>;
-
-  template <class D>
-  static std::string describe_callable(const D& d) {
-    if constexpr (requires { { d.describe() } -> std::convertible_to<std::string>; }) {
-      return d.describe();
-    } else {
-      return demangle_type_name(typeid(D));
-    }
-  }
 
   template <class D>
   static constexpr Ops inline_ops = {
