@@ -190,16 +190,17 @@ template <class T = void>
 class Task : public Future<T> {
  public:
   Task() noexcept = default;
-  explicit Task(std::shared_ptr<detail::TaskState<T>> state) noexcept
-      : Future<T>(std::move(state)), core_(static_cast<detail::TaskState<T>*>(this->state_.get())) {}
+  explicit Task(std::shared_ptr<detail::TaskState<T>> state) noexcept : Future<T>(std::move(state)) {}
 
-  const std::string& get_name() const noexcept { return core_->name(); }
-  void set_name(std::string name) const { core_->set_name(std::move(name)); }
-  int cancelling() const noexcept { return core_->cancelling(); }
-  int uncancel() const noexcept { return core_->uncancel(); }
+  const std::string& get_name() const noexcept { return core()->name(); }
+  void set_name(std::string name) const { core()->set_name(std::move(name)); }
+  int cancelling() const noexcept { return core()->cancelling(); }
+  int uncancel() const noexcept { return core()->uncancel(); }
 
  private:
-  detail::TaskCore* core_ = nullptr;
+  // The state is always a TaskState<T>: no second pointer to keep (a Task is as small as a
+  // Future, 16 bytes, which matters for the vectors of tasks that gather works on).
+  detail::TaskCore* core() const noexcept { return static_cast<detail::TaskState<T>*>(this->state_.get()); }
 };
 
 // An untyped task handle: what current_task(), all_tasks() and task factories see.
