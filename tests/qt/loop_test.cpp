@@ -265,7 +265,10 @@ TEST(QtLoop, NestedQtLoopInsideAReaderDispatchedByTheNotifier) {
     a_events.push_back(last_event.type);
     if (msg == "open") {
       loop.call_soon([&] { inside("soon"); });
-      loop.call_later(0.005, [&] {
+      // Due well after the nested loop's first two iterations (soon and task:1, then task:2): a
+      // 5 ms delay was already due at the first one when the machine stalled the test that long,
+      // and asyncio then rightly runs "timer" before "task:2".
+      loop.call_later(0.05, [&] {
         inside("timer");
         timer_fired.set_result();
       });
