@@ -489,7 +489,7 @@ T EventLoop::run_until_complete(Coro<T> coro) {
   check_closed();
   check_running();  // before the task exists, as in asyncio: a refused call creates nothing
   Task<T> task = create_task(std::move(coro));
-  task.state()->as_task()->log_destroy_pending = false;
+  task.state()->as_task()->set_log_destroy_pending(false);
   return run_until_done(static_cast<Future<T>>(task), true);
 }
 

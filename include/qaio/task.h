@@ -103,15 +103,19 @@ class TaskCore {
   std::coroutine_handle<> resume_point_;
   std::coroutine_handle<> frame_;  // the task's coroutine (owned; a Coro<T> until create_task)
   std::uint64_t number_;           // the N of "Task-N"
+  // One word for the counters and flags (a million live tasks are a million times every byte).
   int num_cancels_requested_ = 0;
-  bool must_cancel_ = false;
-  bool running_ = false;
+  std::uint16_t queued_steps_ = 0;  // steps of this task in the ready queue (at most a few)
+  bool must_cancel_ : 1 = false;
+  bool running_ : 1 = false;
+  bool registered_ : 1 = false;  // in the loop's list of live tasks (started, not finished)
+  // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them
+  // as "destroyed but pending" when their loop closes (the caller saw the run stop).
+  bool log_destroy_pending_ : 1 = true;
 
   // Lifetime while the loop needs the task: set by start_task, held while the task is registered
   // (not finished) or has a step in the ready queue, so queued steps can be plain pointers.
   std::shared_ptr<FutureBase> keep_alive_;
-  std::uint32_t queued_steps_ = 0;
-  bool registered_ = false;
   // Links in the loop's list of live tasks (first_task_/last_task_).
   TaskCore* prev_task_ = nullptr;
   TaskCore* next_task_ = nullptr;
@@ -121,10 +125,7 @@ class TaskCore {
   }
 
  public:
-  // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them
-  // as "destroyed but pending" when their loop closes (the caller saw the run stop). Declared
-  // next to the flags above so that they share one word.
-  bool log_destroy_pending = true;
+  void set_log_destroy_pending(bool on) noexcept { log_destroy_pending_ = on; }
 
  protected:
   friend class ::qaio::EventLoop;

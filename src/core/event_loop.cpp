@@ -118,7 +118,7 @@ void EventLoop::close() {
   std::vector<std::shared_ptr<detail::FutureBase>> pending;
   for (detail::TaskCore* t = first_task_; t; t = t->next_task_) pending.push_back(t->keep_alive_);
   for (auto& t : pending) {
-    if (!t->done() && t->as_task()->log_destroy_pending) {
+    if (!t->done() && t->as_task()->log_destroy_pending_) {
       ErrorContext ctx;
       ctx.message = "Task was destroyed but it is pending!";
       ctx.task = AnyTask(t);
@@ -359,13 +359,13 @@ void EventLoop::drop_cancelled_head() noexcept {
 void EventLoop::start_task(std::shared_ptr<detail::FutureBase> task) {
   detail::TaskCore* core = task->as_task();
   core->resume_point_ = core->root();
-  core->keep_alive_ = task;
+  core->keep_alive_ = std::move(task);  // the registration's reference (no extra count)
   core->registered_ = true;
   core->prev_task_ = last_task_;
   (last_task_ ? last_task_->next_task_ : first_task_) = core;
   last_task_ = core;
   if (task_factory_) {
-    AnyTask view(task);
+    AnyTask view(core->keep_alive_);
     task_factory_(*this, view);
   }
   core->schedule_step();

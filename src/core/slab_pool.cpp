@@ -82,7 +82,11 @@ struct Block {
   void* take() noexcept {
     ++live;
     if (free) return std::exchange(free, free->next);
-    return reinterpret_cast<char*>(this) + kHeader + std::size_t{slot_size} * carved++;
+    char* slot = reinterpret_cast<char*>(this) + kHeader + std::size_t{slot_size} * carved++;
+    // Untouched memory: ask for the line a few slots ahead now, so the caller's stores to the
+    // fresh slot (and the atomic that follows them) do not wait for a cache miss each time.
+    __builtin_prefetch(slot + 16 * 64, 1);
+    return slot;
   }
   void give_back(void* p) noexcept {
     free = ::new (p) FreeSlot{free};

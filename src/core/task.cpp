@@ -13,11 +13,26 @@
 namespace qaio::detail {
 
 namespace {
-std::atomic<std::uint64_t> task_counter{0};
+// The N of "Task-N". Each thread takes numbers in blocks, so making a task costs no atomic
+// read-modify-write (a full barrier on x86, which waits for the stores to the fresh task state:
+// ~5% of W3 spawn). Numbers stay unique and increase within a thread; a program with one loop
+// thread numbers its tasks 1, 2, 3... exactly as asyncio does.
+std::atomic<std::uint64_t> task_numbers_taken{0};
+constexpr std::uint64_t kTaskNumberBlock = 1024;
+thread_local std::uint64_t last_task_number = 0;
+thread_local std::uint64_t task_number_block_end = 0;
+
+std::uint64_t next_task_number() noexcept {
+  if (last_task_number == task_number_block_end) {
+    last_task_number = task_numbers_taken.fetch_add(kTaskNumberBlock, std::memory_order_relaxed);
+    task_number_block_end = last_task_number + kTaskNumberBlock;
+  }
+  return ++last_task_number;
+}
 }  // namespace
 
 TaskCore::TaskCore(FutureBase& self, std::coroutine_handle<> frame, std::string name)
-    : frame_(frame), number_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
+    : frame_(frame), number_(next_task_number()) {
   self.is_task_ = true;
   wakeup_link_.task = &self;
   if (!name.empty()) {
