@@ -64,6 +64,7 @@ namespace detail {
 class Selector;
 class ThreadsafeQueue;
 class ReadyQueue;
+class ReadyEntry;
 struct FdEntry;
 
 // One timer in the loop's heap. The deadline and the tie-breaker live in the entry itself, so
@@ -434,6 +435,7 @@ class EventLoop {
   Handle enqueue_soon(detail::HandleState* h) noexcept;
   TimerHandle enqueue_at(double when, detail::HandleState* h);
   void push_ready(detail::HandleState* h) noexcept;  // takes one reference
+  void push_entry(detail::ReadyEntry e) noexcept;     // appends, and tells the driver if it was empty
   void process_io(double timeout);
   void run_handle(detail::HandleState* h);
   void run_step(detail::TaskCore* task);

@@ -198,23 +198,22 @@ void EventLoop::stop() {
 
 std::size_t EventLoop::ready_count() const noexcept { return ready_->size(); }
 
-void EventLoop::push_ready(HandleState* h) noexcept {
+void EventLoop::push_ready(HandleState* h) noexcept { push_entry(detail::ReadyEntry::handle(h)); }
+
+void EventLoop::push_entry(detail::ReadyEntry e) noexcept {
   const bool was_empty = ready_->empty();
-  ready_->push_back(detail::ReadyEntry::handle(h));
+  ready_->push_back(e);
   if (was_empty && wants_ready_notifications) on_ready_added();
 }
 
 void EventLoop::schedule_step(detail::TaskCore& task) {
   if (closing_) return;
-  check_closed();
-  check_thread("call_soon");
+  check_scheduling("call_soon");
   // A queued step is a plain pointer: make sure something holds the task until it runs. (A
   // registered task holds itself; this covers a step queued after the task finished.)
   if (!task.keep_alive_) task.keep_alive_ = task.self().shared_from_this();
-  const bool was_empty = ready_->empty();
-  ready_->push_back(detail::ReadyEntry::step(&task));
+  push_entry(detail::ReadyEntry::step(&task));
   ++task.queued_steps_;
-  if (was_empty && wants_ready_notifications) on_ready_added();
 }
 
 HandleState* EventLoop::new_handle(detail::Callback cb, bool pooled) {
