@@ -1,7 +1,8 @@
 // bench/echo_qaio.cpp: W4's echo server on qaio, with either API and either driver:
 //
-//   bench_echo_qaio <standalone|qt|qt-probe> <protocol|streams> <port>
+//   bench_echo_qaio <standalone|qt|qt-dispatcher|qt-probe> <protocol|streams> <port>
 //
+// qt-dispatcher is qt with qaio::qt::EventDispatcher installed instead of Qt's own dispatcher.
 // qt-probe is W5 for W4: under Qt with a 5 ms QTimer measuring lateness (lateness_probe.h); on
 // SIGTERM it prints the probe's RESULT line (workload name from $QAIO_BENCH_W5_NAME) and exits.
 // protocol: a qaio::Protocol whose data_received writes the bytes back (asyncio's EchoProtocol).
@@ -23,6 +24,7 @@
 #include <csignal>
 
 #include "lateness_probe.h"
+#include "qaio/qt/event_dispatcher.h"
 #include "qaio/qt/qt_event_loop.h"
 #define QAIO_BENCH_QT_AVAILABLE 1
 #endif
@@ -73,7 +75,7 @@ qaio::Coro<void> serve(qaio::EventLoop* loop, std::string api, std::uint16_t por
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s <standalone|qt> <protocol|streams> <port>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <standalone|qt|qt-dispatcher|qt-probe> <protocol|streams> <port>\n", argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
@@ -88,7 +90,8 @@ int main(int argc, char** argv) {
       return 0;
     }
 #ifdef QAIO_BENCH_QT_AVAILABLE
-    if (mode == "qt") {
+    if (mode == "qt" || mode == "qt-dispatcher") {
+      if (mode == "qt-dispatcher") qaio::qt::install_event_dispatcher();
       int qargc = 1;
       QCoreApplication app(qargc, argv);
       qaio::qt::QtEventLoop loop;

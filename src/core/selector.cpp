@@ -12,6 +12,8 @@
 
 namespace qaio::detail {
 
+thread_local bool foreign_fd_ready = false;
+
 Selector::Selector() : events_(256) {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw_os_error(errno, "epoll_create1");
@@ -66,6 +68,9 @@ const std::vector<epoll_event>& Selector::poll(double timeout) {
     throw_os_error(errno, "epoll_wait");
   }
   ready_.assign(events_.begin(), events_.begin() + n);
+  // Hook for the Qt dispatcher (selector.h): its tagged fd is the only one with data.fd < 0.
+  for (int i = 0; i < n; ++i)
+    if (events_[static_cast<std::size_t>(i)].data.fd < 0) foreign_fd_ready = true;
   if (static_cast<std::size_t>(n) == events_.size()) events_.resize(events_.size() * 2);
   return ready_;
 }

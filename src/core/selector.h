@@ -19,6 +19,14 @@ struct FdEntry {
   std::uint32_t registered = 0;   // epoll events currently registered (0: not in the set)
 };
 
+// ---- hook for qaio::qt::EventDispatcher (src/qt/event_dispatcher.cpp) ----------------------
+// A driver may add an fd of its own to a loop's epoll set with a negative data.fd: process_io()
+// ignores such events (they are not in the fd table), and poll() sets this flag of the polling
+// thread when one is reported. The Qt dispatcher that blocks in a QtEventLoop's run_once() thus
+// learns that its own fds are ready without a second epoll_wait. Nothing else reads or sets it.
+extern thread_local bool foreign_fd_ready;
+// ---- end of hook ----------------------------------------------------------------------------
+
 class Selector {
  public:
   Selector();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "driver.h"
+#include "qaio/qt/event_dispatcher.h"
 
 namespace qaio::qt {
 
@@ -96,8 +97,22 @@ QtEventLoop::QtEventLoop() {
   // A thread Qt merely adopted has no event dispatcher until a QEventLoop asks for one, and a
   // QSocketNotifier needs it.
   if (!QAbstractEventDispatcher::instance()) QEventLoop ensure_dispatcher;
+  // qaio's own dispatcher blocks in this loop's epoll set and dispatches it on every iteration, so
+  // the loop needs no notifier, no timer, no posted event and no ready notifications. It drives one
+  // loop per thread; a second loop takes the ordinary path (which that dispatcher supports too).
+  if (auto* own = dynamic_cast<EventDispatcher*>(QAbstractEventDispatcher::instance())) {
+    if (own->attach(*this, selector_fd())) {
+      dispatcher_ = own;
+      return;
+    }
+  }
   wants_ready_notifications = true;
   driver_ = std::make_unique<detail::Driver>(*this, selector_fd());
+}
+
+void QtEventLoop::detach_dispatcher() noexcept {
+  if (dispatcher_) dispatcher_->detach(*this);
+  dispatcher_ = nullptr;
 }
 
 QtEventLoop::~QtEventLoop() {
@@ -105,6 +120,7 @@ QtEventLoop::~QtEventLoop() {
   // the Qt logging overrides still apply.
   if (!is_closed() && !is_running()) close();
   driver_.reset();
+  detach_dispatcher();
 }
 
 void QtEventLoop::on_close() {
@@ -113,8 +129,9 @@ void QtEventLoop::on_close() {
     deferred_ = false;
   }
   // The notifier must go before the selector closes the epoll fd it watches; destroying the
-  // driver also drops its queued dispatch event.
+  // driver also drops its queued dispatch event. The same goes for the dispatcher's fd in the set.
   driver_.reset();
+  detach_dispatcher();
   posted_ = false;
   timer_active_ = false;
 }
@@ -197,8 +214,10 @@ void QtEventLoop::rearm() {
 void QtEventLoop::defer() {
   if (deferred_) return;
   deferred_ = true;
-  driver_->notifier.setEnabled(false);
-  driver_->timer.stop();
+  if (driver_) {
+    driver_->notifier.setEnabled(false);
+    driver_->timer.stop();
+  }
   timer_active_ = false;
   tls_deferred.push_back(this);
 }
@@ -216,19 +235,19 @@ void QtEventLoop::resume_deferred() {
 
 // ---- dispatch ---------------------------------------------------------------------------------
 
-void QtEventLoop::dispatch() {
-  if (is_closed() || !driver_) return;
+bool QtEventLoop::dispatch(double first_block) {
+  if (is_closed() || (!driver_ && !dispatcher_)) return false;
   // run_forever()'s QEventLoop quits once Qt's current iteration ends, and that iteration may still
   // deliver a second dispatch (the notifier and the posted event can both be ready in it). As in
   // asyncio, no iteration follows the one that ran stop(). Only a top-level dispatch is skipped:
   // inside a nested Qt loop (a callback's modal dialog) the loop keeps running until it returns.
-  if (quit_requested_ && dispatch_depth_ == 0) return;
+  if (quit_requested_ && dispatch_depth_ == 0) return false;
   EventLoop* current = qaio::detail::running_loop();
   if (current != nullptr && current != this) {
     defer();  // asyncio allows one running loop per thread
-    return;
+    return false;
   }
-  if (current == nullptr && is_running()) return;  // running in another thread: not ours to drive
+  if (current == nullptr && is_running()) return false;  // running in another thread: not ours to drive
   // Under a foreign Qt loop the loop counts as running for the slice, so callbacks see
   // get_running_loop()/current_task() and cannot nest run_until_complete (spec items 5, 16).
   std::optional<RunningScope> scope;
@@ -238,14 +257,27 @@ void QtEventLoop::dispatch() {
     int& depth;
     ~Depth() { --depth; }
   } depth{dispatch_depth_};
-  const double slice_end = time() + slice_;
+  double slice_end = time() + slice_;
   try {
     // Several iterations per event while work is ready, each polling epoll without blocking
     // (never block inside Qt), until the slice is used up. The slice is checked after every
     // iteration with the coarse clock (~4 ns a read), so a chain of slow callbacks yields after
     // one of them and a chain of fast ones pays no clock_gettime per iteration.
-    for (;;) {
+    if (first_block != 0) {
+      // qaio's dispatcher waits in this first poll, so the slice begins when the wait ends. Had
+      // the wait outlasted the slice set before it, the stale slice_end cut this iteration short
+      // (after its first handle, or before expiring its timers): the loop below carries on.
+      run_once(first_block, slice_end);
+      const bool stale = coarse_time() >= slice_end;
+      slice_end = time() + slice_;
+      if (stale && !is_closed() && !stopping() && !batch_pending() && ready_count() == 0) {
+        std::optional<double> next = next_timer_deadline();
+        if (next && *next <= time()) run_once(0, slice_end);  // the timers it left due
+      }
+    } else {
       run_once(0, slice_end);
+    }
+    for (;;) {
       if (is_closed()) break;
       if (stopping() && !batch_pending()) {
         if (private_loop_ && current == this) quit_private_loop();
@@ -253,6 +285,7 @@ void QtEventLoop::dispatch() {
       }
       if (!batch_pending() && ready_count() == 0) break;
       if (coarse_time() >= slice_end) break;
+      run_once(0, slice_end);
     }
   } catch (...) {
     // Only KeyboardInterrupt/SystemExit-like errors get here (the core reports the rest). They
@@ -267,6 +300,7 @@ void QtEventLoop::dispatch() {
   scope.reset();
   if (current == nullptr) resume_deferred();
   rearm();
+  return true;
 }
 
 void QtEventLoop::quit_private_loop() {
@@ -275,7 +309,8 @@ void QtEventLoop::quit_private_loop() {
 }
 
 void QtEventLoop::run_forever() {
-  if (driver_ && driver_->thread() != QThread::currentThread())
+  if ((driver_ && driver_->thread() != QThread::currentThread()) ||
+      (dispatcher_ && dispatcher_->thread() != QThread::currentThread()))
     throw RuntimeError("a QtEventLoop runs only in the thread that created it");
   RunningScope running(*this);
   QEventLoop qloop;
@@ -290,7 +325,7 @@ void QtEventLoop::run_forever() {
   if (deferred_) {
     tls_deferred.erase(std::remove(tls_deferred.begin(), tls_deferred.end(), this), tls_deferred.end());
     deferred_ = false;
-    driver_->notifier.setEnabled(true);
+    if (driver_) driver_->notifier.setEnabled(true);
   }
   post_dispatch();  // the first iteration, even with nothing ready (pre-stop idiom, spec item 8)
   rearm();

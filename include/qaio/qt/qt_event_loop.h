@@ -32,6 +32,8 @@ class QLoggingCategory;
 
 namespace qaio::qt {
 
+class EventDispatcher;
+
 namespace detail {
 class Driver;
 class EpollNotifier;
@@ -70,7 +72,15 @@ class QtEventLoop : public EventLoop {
  private:
   friend class detail::Driver;
   friend class detail::EpollNotifier;
-  void dispatch();        // one posted event: run_once() slices until the slice ends
+  friend class EventDispatcher;
+  // One dispatch: run_once() slices until the slice ends. first_block: how long the first
+  // iteration's poll may block (qaio's EventDispatcher waits there; Qt's dispatchers never block
+  // a dispatch). False if the loop could not run (closed, deferred, quitting).
+  bool dispatch(double first_block = 0);
+  // qaio's EventDispatcher of this thread drives the loop directly (event_dispatcher.h): it calls
+  // this instead of a notifier and a timer, once per processEvents().
+  bool dispatch_from_dispatcher(double max_block) { return dispatch(max_block); }
+  void detach_dispatcher() noexcept;  // the dispatcher is going away
   void post_dispatch();   // coalesced: at most one dispatch event is queued
   void on_qt_iteration(); // Qt's dispatcher is about to process events (nested loops: re-arm)
   void rearm();           // after a dispatch: next wakeup (posted event or the timer)
@@ -80,7 +90,8 @@ class QtEventLoop : public EventLoop {
   void resume_deferred(); // the loop that made others wait has stopped
   detail::Driver& driver();
 
-  std::unique_ptr<detail::Driver> driver_;
+  std::unique_ptr<detail::Driver> driver_;  // Qt's dispatchers: notifier, timer, posted event
+  EventDispatcher* dispatcher_ = nullptr;    // or qaio's, which needs none of them
   QEventLoop* private_loop_ = nullptr;  // run_forever()'s QEventLoop while it spins
   std::exception_ptr pending_exception_;
   double slice_ = 0.004;
