@@ -48,7 +48,7 @@ struct ErrorContext {
   std::string message;
   std::exception_ptr exception;
   Handle handle;                                // the callback that raised
-  std::shared_ptr<detail::FutureBase> future;   // the future (or task) concerned
+  detail::Ref<detail::FutureBase> future;   // the future (or task) concerned
   AnyTask task;                                 // the task concerned
   Transport* transport = nullptr;
   BaseProtocol* protocol = nullptr;
@@ -201,15 +201,15 @@ class EventLoop {
   // ---- futures and tasks --------------------------------------------------------------------
   template <class T = void>
   Future<T> create_future() {
-    return Future<T>(detail::make_slab_shared<detail::FutureState<T>>(*this));
+    return Future<T>(detail::make_ref<detail::FutureState<T>>(*this));
   }
   // Wraps the coroutine in a task whose first step runs soon. name defaults to "Task-N".
   template <class T>
   Task<T> create_task(Coro<T> coro, std::string name = {}) {
     check_closed();  // the coroutine is destroyed with `coro` if this throws
     if (!coro.valid()) throw std::invalid_argument("a coroutine was expected, got an empty Coro");
-    auto state = detail::make_slab_shared<detail::TaskState<T>>(*this, std::move(coro), std::move(name));
-    start_task(state);
+    auto state = detail::make_ref<detail::TaskState<T>>(*this, std::move(coro), std::move(name));
+    start_task(*state);
     return Task<T>(std::move(state));
   }
   void set_task_factory(TaskFactory factory) { task_factory_ = std::move(factory); }
@@ -419,7 +419,9 @@ class EventLoop {
   friend class detail::TaskState;
   friend class detail::TaskCore;
 
-  void start_task(std::shared_ptr<detail::FutureBase> task);
+  // Registers a task make_ref has just made (no other thread can see it yet) and queues its first
+  // step; the task holds a reference to itself until it finishes.
+  void start_task(detail::FutureBase& task);
   Handle set_fd_callback(int fd, bool reader, detail::Callback cb);
   bool remove_fd_callback(int fd, bool reader);
   void update_fd(int fd);
@@ -465,7 +467,7 @@ class EventLoop {
   std::vector<detail::FdEntry> fds_;
   std::shared_ptr<detail::ThreadsafeQueue> threadsafe_;
   // Live tasks, oldest first, linked through the tasks themselves (each holds its own strong
-  // reference while it is registered: TaskCore::keep_alive_).
+  // reference while it is registered: TaskCore::holds_self_).
   detail::TaskCore* first_task_ = nullptr;
   detail::TaskCore* last_task_ = nullptr;
   detail::TaskCore* current_task_ = nullptr;
@@ -540,7 +542,7 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args)
   detail::check_callable("run_in_executor", fn);
   Executor& target = executor ? *executor : default_executor();
   Future<R> fut = create_future<R>();
-  std::weak_ptr<detail::FutureState<R>> weak = fut.state();
+  detail::WeakRef<detail::FutureState<R>> weak = fut.state();
   // Cancelling the loop future cancels work that has not started yet, as asyncio's chaining to a
   // concurrent.futures.Future does; the flag is the only state the worker reads.
   auto cancelled = std::make_shared<std::atomic<bool>>(false);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "qaio/detail/small_function.h"
+#include "qaio/detail/state_ref.h"
 #include "qaio/errors.h"
 
 namespace qaio {
@@ -58,7 +59,7 @@ struct FutureColdState {
 };
 
 // The untyped part of every future and task: state, exception, cancel message, done-callbacks.
-class FutureBase : public std::enable_shared_from_this<FutureBase> {
+class FutureBase : public RefCounted {
  public:
   enum class State : std::uint8_t { pending, cancelled, finished };
 
@@ -170,7 +171,7 @@ void throw_if_injected();
 
 template <class T>
 struct FutureAwaiter {
-  std::shared_ptr<FutureState<T>> state;
+  Ref<FutureState<T>> state;
 
   bool await_ready() const noexcept { return state->done(); }
   void await_suspend(std::coroutine_handle<> h) { suspend_current_task_on(*state, h); }
@@ -195,7 +196,7 @@ class Future {
   using state_type = detail::FutureState<T>;
 
   Future() noexcept = default;
-  explicit Future(std::shared_ptr<state_type> state) noexcept : state_(std::move(state)) {}
+  explicit Future(detail::Ref<state_type> state) noexcept : state_(std::move(state)) {}
 
   bool done() const noexcept { return state_->done(); }
   bool cancelled() const noexcept { return state_->cancelled(); }
@@ -236,7 +237,7 @@ class Future {
     static_assert(std::is_invocable_v<F&, Future<T>&>,
                   "qaio: a done-callback must be callable as fn(qaio::Future<T>&)");
     return state_->add_done_callback([fn = std::move(fn)](detail::FutureBase& base) mutable {
-      Future<T> self(std::static_pointer_cast<state_type>(base.shared_from_this()));
+      Future<T> self(detail::ref_to(static_cast<state_type&>(base)));
       fn(self);
     });
   }
@@ -247,7 +248,7 @@ class Future {
 
   detail::FutureAwaiter<T> operator co_await() const noexcept { return {state_}; }
 
-  const std::shared_ptr<state_type>& state() const noexcept { return state_; }
+  const detail::Ref<state_type>& state() const noexcept { return state_; }
   explicit operator bool() const noexcept { return state_ != nullptr; }
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
 
@@ -255,7 +256,7 @@ class Future {
   void reject_task(const char* what) const {
     if (state_->as_task()) throw RuntimeError(std::string("Task does not support ") + what + " operation");
   }
-  std::shared_ptr<state_type> state_;
+  detail::Ref<state_type> state_;
 };
 
 }  // namespace qaio

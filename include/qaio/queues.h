@@ -59,9 +59,9 @@ class QueueCore {
   virtual void drop_one() = 0;
 
  private:
-  using WaiterList = std::deque<std::shared_ptr<FutureState<void>>>;
+  using WaiterList = std::deque<Ref<FutureState<void>>>;
   static void wakeup_next(WaiterList& waiters);
-  static void remove_waiter(WaiterList& waiters, const std::shared_ptr<FutureState<void>>& w);
+  static void remove_waiter(WaiterList& waiters, const Ref<FutureState<void>>& w);
 
   LoopBinding binding_;
   WaiterList getters_;

@@ -53,7 +53,7 @@ class ConcurrentStateBase {
   // Loop side. abandon(): the task (or the call that would create it) was dropped by close().
   void abandon();
   // Records the task for cancel(); false if the ConcurrentFuture was cancelled in the meantime.
-  bool attach(std::weak_ptr<FutureBase> task, std::shared_ptr<ThreadsafeQueue> queue);
+  bool attach(WeakRef<FutureBase> task, std::shared_ptr<ThreadsafeQueue> queue);
   // Stores the coroutine's outcome: an error, a cancellation, or (error null, cancelled false) a
   // value that publish() stores under the lock. False if the ConcurrentFuture was already done.
   bool complete(std::exception_ptr error, bool cancelled, const std::function<void()>& publish);
@@ -63,7 +63,7 @@ class ConcurrentStateBase {
   mutable std::condition_variable cv_;
   State state_ = State::pending;
   std::exception_ptr error_;
-  std::weak_ptr<FutureBase> task_;
+  WeakRef<FutureBase> task_;
   std::shared_ptr<ThreadsafeQueue> queue_;
   bool cancel_posted_ = false;
 };

@@ -25,7 +25,7 @@ class SleepAwaiter {
 
  private:
   double delay_;
-  std::shared_ptr<FutureState<void>> future_;
+  Ref<FutureState<void>> future_;
   TimerHandle timer_;
 };
 

@@ -49,7 +49,8 @@ class TaskCore {
   void suspend_on(FutureBase& fut, std::coroutine_handle<> resume_at);
   void yield_once(std::coroutine_handle<> resume_at);
   // Queues a step (create_task's first step, a wakeup, sleep(0)'s resumption). The ready queue
-  // holds the task itself, counted in queued_steps_ and kept alive by keep_alive_.
+  // holds the task itself, counted in queued_steps_ and kept alive by the task's own reference
+  // (holds_self_).
   void schedule_step();
   // A queued step left the ready queue (it ran, or the loop closed).
   void step_dequeued() noexcept {
@@ -112,16 +113,23 @@ class TaskCore {
   // False for the tasks run_until_complete() makes from a coroutine: asyncio does not report them
   // as "destroyed but pending" when their loop closes (the caller saw the run stop).
   bool log_destroy_pending_ : 1 = true;
+  // Lifetime while the loop needs the task: the task holds one reference to itself from
+  // start_task on, while it is registered (not finished) or has a step in the ready queue, so
+  // queued steps can be plain pointers. A bit, not a Ref member: a million tasks, 8 bytes each.
+  bool holds_self_ : 1 = false;
 
-  // Lifetime while the loop needs the task: set by start_task, held while the task is registered
-  // (not finished) or has a step in the ready queue, so queued steps can be plain pointers.
-  std::shared_ptr<FutureBase> keep_alive_;
   // Links in the loop's list of live tasks (first_task_/last_task_).
   TaskCore* prev_task_ = nullptr;
   TaskCore* next_task_ = nullptr;
 
+  void hold_self() noexcept {
+    if (holds_self_) return;
+    self().ref_counts().strong.fetch_add(1, std::memory_order_relaxed);
+    holds_self_ = true;
+  }
   void release_keep_alive() noexcept {
-    std::shared_ptr<FutureBase> last = std::move(keep_alive_);  // may destroy *this: touch nothing after
+    holds_self_ = false;
+    Ref<FutureBase> last = Ref<FutureBase>::adopt(&self());  // may destroy *this: touch nothing after
   }
 
  public:
@@ -191,7 +199,7 @@ template <class T = void>
 class Task : public Future<T> {
  public:
   Task() noexcept = default;
-  explicit Task(std::shared_ptr<detail::TaskState<T>> state) noexcept : Future<T>(std::move(state)) {}
+  explicit Task(detail::Ref<detail::TaskState<T>> state) noexcept : Future<T>(std::move(state)) {}
 
   const std::string& get_name() const noexcept { return core()->name(); }
   void set_name(std::string name) const { core()->set_name(std::move(name)); }
@@ -208,10 +216,10 @@ class Task : public Future<T> {
 class AnyTask {
  public:
   AnyTask() noexcept = default;
-  explicit AnyTask(std::shared_ptr<detail::FutureBase> fut) noexcept
+  explicit AnyTask(detail::Ref<detail::FutureBase> fut) noexcept
       : fut_(std::move(fut)), core_(fut_ ? fut_->as_task() : nullptr) {}
   template <class T>
-  AnyTask(const Task<T>& t) noexcept : AnyTask(std::static_pointer_cast<detail::FutureBase>(t.state())) {}
+  AnyTask(const Task<T>& t) noexcept : AnyTask(detail::Ref<detail::FutureBase>(t.state())) {}
 
   const std::string& get_name() const noexcept { return core_->name(); }
   void set_name(std::string name) const { core_->set_name(std::move(name)); }
@@ -227,7 +235,7 @@ class AnyTask {
 
   // Waits for the task without taking its value (throws its exception / CancelledError).
   struct Awaiter {
-    std::shared_ptr<detail::FutureBase> fut;
+    detail::Ref<detail::FutureBase> fut;
     bool await_ready() const noexcept { return fut->done(); }
     void await_suspend(std::coroutine_handle<> h) const { detail::suspend_current_task_on(*fut, h); }
     void await_resume() const {
@@ -237,12 +245,12 @@ class AnyTask {
   };
   Awaiter operator co_await() const noexcept { return {fut_}; }
 
-  const std::shared_ptr<detail::FutureBase>& future() const noexcept { return fut_; }
+  const detail::Ref<detail::FutureBase>& future() const noexcept { return fut_; }
   explicit operator bool() const noexcept { return fut_ != nullptr; }
   friend bool operator==(const AnyTask& a, const AnyTask& b) noexcept { return a.fut_ == b.fut_; }
 
  private:
-  std::shared_ptr<detail::FutureBase> fut_;
+  detail::Ref<detail::FutureBase> fut_;
   detail::TaskCore* core_ = nullptr;
 };
 

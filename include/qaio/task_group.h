@@ -41,7 +41,7 @@ class TaskGroupState : public std::enable_shared_from_this<TaskGroupState> {
   void enter();
   // RuntimeError if no child may be created now (finished, shutting down).
   void check_can_create();
-  void add(const std::shared_ptr<FutureBase>& task);
+  void add(const Ref<FutureBase>& task);
   void abort();
   void on_task_done(FutureBase& task);
   // asyncio's __aexit__ with `exc` the body's exception (or nullptr).
@@ -54,10 +54,10 @@ class TaskGroupState : public std::enable_shared_from_this<TaskGroupState> {
 
  private:
   // Weak: a child is kept alive by the loop while it runs; the group must not keep it longer.
-  std::unordered_map<FutureBase*, std::weak_ptr<FutureBase>> tasks_;
+  std::unordered_map<FutureBase*, WeakRef<FutureBase>> tasks_;
   std::vector<std::exception_ptr> errors_;
   std::exception_ptr base_error_;
-  std::shared_ptr<FutureState<void>> on_completed_;
+  Ref<FutureState<void>> on_completed_;
   AnyTask parent_;
   bool entered_ = false;
   bool exiting_ = false;

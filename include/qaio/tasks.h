@@ -170,7 +170,7 @@ Result<T> take_result(FutureState<T>& f) {
 
 // The untyped half of gather's outer future (asyncio's _GatheringFuture).
 struct GatherCore {
-  std::vector<std::shared_ptr<FutureBase>> children;
+  std::vector<Ref<FutureBase>> children;
   std::size_t nfinished = 0;
   bool settled = false;
   bool cancel_requested = false;
@@ -221,7 +221,7 @@ class GatherState final : public FutureState<R>, public GatherCore {
       this->set_result(build_());
       return;
     }
-    std::weak_ptr<GatherState> weak = std::static_pointer_cast<GatherState>(this->shared_from_this());
+    WeakRef<GatherState> weak = ref_to(*this);
     for (auto& c : children) {
       c->add_done_callback([weak](FutureBase& child) {
         if (auto self = weak.lock()) {
@@ -252,10 +252,10 @@ auto gather_tuple(EventLoop* loop, std::tuple<Future<Ts>...> futs) {
         },
         futs);
   };
-  auto state = std::make_shared<GatherState<R>>(*loop, Settled, std::move(build));
+  auto state = make_ref<GatherState<R>>(*loop, Settled, std::move(build));
   std::apply([&](const auto&... f) { (state->children.push_back(f.state()), ...); }, futs);
   state->start();
-  return Future<R>(std::static_pointer_cast<FutureState<R>>(state));
+  return Future<R>(static_ref_cast<FutureState<R>>(state));
 }
 
 template <bool Settled, class T>
@@ -274,10 +274,10 @@ auto gather_vector(EventLoop* loop, std::vector<Future<T>> futs) {
     }
     return out;
   };
-  auto state = std::make_shared<GatherState<R>>(*loop, Settled, std::move(build));
+  auto state = make_ref<GatherState<R>>(*loop, Settled, std::move(build));
   for (const auto& f : futs) state->children.push_back(f.state());
   state->start();
-  return Future<R>(std::static_pointer_cast<FutureState<R>>(state));
+  return Future<R>(static_ref_cast<FutureState<R>>(state));
 }
 
 template <class Range>
@@ -306,18 +306,18 @@ auto ensure_futures(EventLoop*& loop, Range&& r) {
 // ---- wait / wait_for / shield / as_completed helpers ----------------------------------------------
 
 // asyncio's _wait(): parks until return_when is satisfied or the timeout passes.
-Coro<void> wait_impl(std::vector<std::shared_ptr<FutureBase>> fs, ReturnWhen return_when,
+Coro<void> wait_impl(std::vector<Ref<FutureBase>> fs, ReturnWhen return_when,
                      std::optional<double> timeout);
 // asyncio's _cancel_and_wait(): cancels `fut` and waits until it is done (never throws its outcome).
-Coro<void> cancel_and_wait(std::shared_ptr<FutureBase> fut);
+Coro<void> cancel_and_wait(Ref<FutureBase> fut);
 // Rethrows the CancelledError in flight as TimeoutError carrying it (nested), else rethrows as is.
 [[noreturn]] void throw_timeout_from(std::exception_ptr error);
 
 template <class T>
-std::shared_ptr<FutureBase> base_of(const Future<T>& f) {
+Ref<FutureBase> base_of(const Future<T>& f) {
   return f.state();
 }
-inline std::shared_ptr<FutureBase> base_of(const AnyTask& t) { return t.future(); }
+inline Ref<FutureBase> base_of(const AnyTask& t) { return t.future(); }
 
 template <class T>
 Coro<T> await_future(Future<T> f) {
@@ -326,7 +326,7 @@ Coro<T> await_future(Future<T> f) {
 
 template <class F>
 Coro<WaitResult<F>> wait_typed(std::vector<F> fs, ReturnWhen return_when, std::optional<double> timeout) {
-  std::vector<std::shared_ptr<FutureBase>> bases;
+  std::vector<Ref<FutureBase>> bases;
   bases.reserve(fs.size());
   for (const auto& f : fs) bases.push_back(base_of(f));
   co_await wait_impl(std::move(bases), return_when, timeout);
@@ -368,8 +368,8 @@ Coro<T> wait_for_future(Future<T> fut, std::optional<double> timeout) {
 
 template <class T>
 struct AsCompletedState : std::enable_shared_from_this<AsCompletedState<T>> {
-  Queue<std::shared_ptr<FutureState<T>>> done;
-  std::vector<std::pair<std::shared_ptr<FutureState<T>>, CallbackId>> todo;
+  Queue<Ref<FutureState<T>>> done;
+  std::vector<std::pair<Ref<FutureState<T>>, CallbackId>> todo;
   TimerHandle timer;
 
   void on_completion(FutureBase& f) {
@@ -481,7 +481,7 @@ template <class T>
 Future<T> shield(Future<T> inner) {
   if (inner.done()) return inner;
   Future<T> outer = inner.get_loop().template create_future<T>();
-  std::weak_ptr<detail::FutureState<T>> weak_outer = outer.state();
+  detail::WeakRef<detail::FutureState<T>> weak_outer = outer.state();
   CallbackId id = inner.state()->add_done_callback([weak_outer](detail::FutureBase& base) {
     auto& in = static_cast<detail::FutureState<T>&>(base);
     auto out = weak_outer.lock();
@@ -501,7 +501,7 @@ Future<T> shield(Future<T> inner) {
       out->set_result(std::move(in.result()));
     }
   });
-  std::weak_ptr<detail::FutureState<T>> weak_inner = inner.state();
+  detail::WeakRef<detail::FutureState<T>> weak_inner = inner.state();
   outer.state()->add_done_callback([weak_inner, id](detail::FutureBase&) {
     if (auto in = weak_inner.lock(); in && !in->done()) in->remove_done_callback(id);
   });
@@ -532,7 +532,7 @@ class AsCompletedStep {
 
  private:
   static Coro<T> next(std::shared_ptr<detail::AsCompletedState<T>> st) {
-    std::shared_ptr<detail::FutureState<T>> f = co_await st->done.get();
+    detail::Ref<detail::FutureState<T>> f = co_await st->done.get();
     if (!f) throw TimeoutError();
     co_return co_await Future<T>(std::move(f));
   }

@@ -115,8 +115,8 @@ void EventLoop::close() {
   closed_ = true;
   closing_ = true;  // destructors run below may still try to schedule: drop those calls quietly
   // Tasks that never finished: report them as asyncio's Task.__del__ does, then drop their frames.
-  std::vector<std::shared_ptr<detail::FutureBase>> pending;
-  for (detail::TaskCore* t = first_task_; t; t = t->next_task_) pending.push_back(t->keep_alive_);
+  std::vector<detail::Ref<detail::FutureBase>> pending;
+  for (detail::TaskCore* t = first_task_; t; t = t->next_task_) pending.push_back(detail::ref_to(t->self()));
   for (auto& t : pending) {
     if (!t->done() && t->as_task()->log_destroy_pending_) {
       ErrorContext ctx;
@@ -211,7 +211,7 @@ void EventLoop::schedule_step(detail::TaskCore& task) {
   check_scheduling("call_soon");
   // A queued step is a plain pointer: make sure something holds the task until it runs. (A
   // registered task holds itself; this covers a step queued after the task finished.)
-  if (!task.keep_alive_) task.keep_alive_ = task.self().shared_from_this();
+  task.hold_self();
   push_entry(detail::ReadyEntry::step(&task));
   ++task.queued_steps_;
 }
@@ -355,16 +355,20 @@ void EventLoop::drop_cancelled_head() noexcept {
 
 // ---- tasks ------------------------------------------------------------------------------------
 
-void EventLoop::start_task(std::shared_ptr<detail::FutureBase> task) {
-  detail::TaskCore* core = task->as_task();
+void EventLoop::start_task(detail::FutureBase& task) {
+  detail::TaskCore* core = task.as_task();
   core->resume_point_ = core->root();
-  core->keep_alive_ = std::move(task);  // the registration's reference (no extra count)
+  // The registration's reference. The task is fresh from make_ref and still private to this
+  // thread, so a plain store does what an atomic increment would.
+  std::atomic<std::uint32_t>& strong = task.ref_counts().strong;
+  strong.store(strong.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  core->holds_self_ = true;
   core->registered_ = true;
   core->prev_task_ = last_task_;
   (last_task_ ? last_task_->next_task_ : first_task_) = core;
   last_task_ = core;
   if (task_factory_) {
-    AnyTask view(core->keep_alive_);
+    AnyTask view(detail::ref_to(core->self()));
     task_factory_(*this, view);
   }
   core->schedule_step();
@@ -382,13 +386,13 @@ void EventLoop::unregister_task(detail::TaskCore& task) noexcept {
 std::vector<AnyTask> EventLoop::tasks() const {
   std::vector<AnyTask> out;
   for (const detail::TaskCore* t = first_task_; t; t = t->next_task_)
-    if (!t->keep_alive_->done()) out.emplace_back(t->keep_alive_);
+    if (!t->self().done()) out.emplace_back(detail::ref_to(t->self()));
   return out;
 }
 
 AnyTask EventLoop::current_task() const {
   if (!current_task_) return AnyTask();
-  return AnyTask(current_task_->future().shared_from_this());
+  return AnyTask(detail::ref_to(current_task_->future()));
 }
 
 CallbackId EventLoop::add_stop_callback(detail::FutureBase& fut) {
@@ -587,7 +591,7 @@ void EventLoop::run_handle(HandleState* h) {
 }
 
 void EventLoop::run_step(detail::TaskCore* task) {
-  // The step stays counted until it returned: keep_alive_ holds the task through a step that
+  // The step stays counted until it returned: the task's own reference holds it through a step that
   // finishes it (TaskCore::step_dequeued releases it).
   struct Dequeued {
     detail::TaskCore* t;
@@ -602,7 +606,7 @@ void EventLoop::run_step(detail::TaskCore* task) {
     ErrorContext ctx;
     ctx.message = "Exception in callback " + task->future().repr() + "()";
     ctx.exception = std::current_exception();
-    ctx.task = AnyTask(task->keep_alive_);
+    ctx.task = AnyTask(detail::ref_to(task->self()));
     call_exception_handler(ctx);
   }
   // A task step is shown as the task itself (asyncio's _format_handle).
@@ -696,7 +700,7 @@ Coro<void> EventLoop::shutdown_default_executor() {
   executor_shutdown_called_ = true;
   if (!default_executor_) co_return;
   Future<> done = create_future();
-  std::weak_ptr<detail::FutureState<void>> weak = done.state();
+  detail::WeakRef<detail::FutureState<void>> weak = done.state();
   Executor* executor = default_executor_.get();
   // Joining the pool blocks, so it happens on a helper thread while this task waits.
   std::thread joiner([executor, weak, queue = threadsafe_] {

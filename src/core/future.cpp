@@ -22,7 +22,7 @@ struct DoneNode : DoneLink {
 // Runs one done-callback; queued with call_soon so callbacks never run synchronously (item 100).
 // It owns the node, so the callable is not moved again on its way to the ready deque.
 struct RunDoneCallback {
-  std::shared_ptr<FutureBase> future;
+  Ref<FutureBase> future;
   std::unique_ptr<DoneNode> node;
   void operator()() { node->fn(*future); }
   std::string describe() const { return node->fn.describe(); }
@@ -160,7 +160,7 @@ CallbackId FutureBase::add_done_callback(DoneCallback cb) {
   node->fn = std::move(cb);
   CallbackId id = node->id;
   if (state_ != State::pending) {
-    loop_->schedule_soon(RunDoneCallback{shared_from_this(), std::move(node)});
+    loop_->schedule_soon(RunDoneCallback{ref_to(*this), std::move(node)});
   } else {
     append(node.release());
   }
@@ -199,7 +199,7 @@ void FutureBase::schedule_callbacks() {
       }
     }
   } list{std::exchange(head_, nullptr)};
-  std::shared_ptr<FutureBase> self;  // made once, for the first plain callback
+  Ref<FutureBase> self;  // made once, for the first plain callback
   while (DoneLink* l = list.head) {
     list.head = l->next;
     l->next = l->prev = nullptr;
@@ -213,7 +213,7 @@ void FutureBase::schedule_callbacks() {
       }
     } else {
       std::unique_ptr<DoneNode> node(static_cast<DoneNode*>(l));
-      if (!self) self = shared_from_this();
+      if (!self) self = ref_to(*this);
       loop_->schedule_soon(RunDoneCallback{self, std::move(node)});
     }
   }

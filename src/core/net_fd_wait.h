@@ -24,8 +24,8 @@ class FdWait {
 
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
-    future_ = std::make_shared<FutureState<void>>(loop_);
-    std::weak_ptr<FutureState<void>> weak = future_;
+    future_ = make_ref<FutureState<void>>(loop_);
+    WeakRef<FutureState<void>> weak = future_;
     auto fire = [weak] {
       if (auto f = weak.lock(); f && !f->done()) f->set_result();
     };
@@ -63,7 +63,7 @@ class FdWait {
   int fd_;
   bool readable_;
   Handle handle_;
-  std::shared_ptr<FutureState<void>> future_;
+  Ref<FutureState<void>> future_;
 };
 
 }  // namespace qaio::detail

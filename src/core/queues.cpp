@@ -68,7 +68,7 @@ void QueueCore::wakeup_next(WaiterList& waiters) {
   }
 }
 
-void QueueCore::remove_waiter(WaiterList& waiters, const std::shared_ptr<FutureState<void>>& w) {
+void QueueCore::remove_waiter(WaiterList& waiters, const Ref<FutureState<void>>& w) {
   // The waiter may already be gone: wakeup_next() and shutdown() pop what they wake.
   auto it = std::find(waiters.begin(), waiters.end(), w);
   if (it != waiters.end()) waiters.erase(it);
@@ -77,7 +77,7 @@ void QueueCore::remove_waiter(WaiterList& waiters, const std::shared_ptr<FutureS
 Coro<void> QueueCore::wait_for_room(std::shared_ptr<QueueCore> q) {
   while (q->full()) {
     if (q->shutdown_) throw QueueShutDown();
-    auto putter = make_slab_shared<FutureState<void>>(q->binding_.get("Queue"));
+    auto putter = make_ref<FutureState<void>>(q->binding_.get("Queue"));
     q->putters_.push_back(putter);
     std::exception_ptr error;
     try {
@@ -99,7 +99,7 @@ Coro<void> QueueCore::wait_for_room(std::shared_ptr<QueueCore> q) {
 Coro<void> QueueCore::wait_for_item(std::shared_ptr<QueueCore> q) {
   while (q->empty()) {
     if (q->shutdown_) throw QueueShutDown();
-    auto getter = make_slab_shared<FutureState<void>>(q->binding_.get("Queue"));
+    auto getter = make_ref<FutureState<void>>(q->binding_.get("Queue"));
     q->getters_.push_back(getter);
     std::exception_ptr error;
     try {

@@ -27,7 +27,7 @@ bool ConcurrentStateBase::cancelled() const {
 
 bool ConcurrentStateBase::cancel() {
   std::shared_ptr<ThreadsafeQueue> queue;
-  std::weak_ptr<FutureBase> task;
+  WeakRef<FutureBase> task;
   {
     std::lock_guard lock(mutex_);
     if (state_ == State::finished) return false;
@@ -76,7 +76,7 @@ std::exception_ptr ConcurrentStateBase::stored_exception() const {
   return error_;
 }
 
-bool ConcurrentStateBase::attach(std::weak_ptr<FutureBase> task, std::shared_ptr<ThreadsafeQueue> queue) {
+bool ConcurrentStateBase::attach(WeakRef<FutureBase> task, std::shared_ptr<ThreadsafeQueue> queue) {
   std::lock_guard lock(mutex_);
   task_ = std::move(task);
   queue_ = std::move(queue);

@@ -22,8 +22,8 @@ void SleepAwaiter::await_suspend(std::coroutine_handle<> h) {
     return;
   }
   EventLoop& loop = task->future().loop();
-  future_ = make_slab_shared<FutureState<void>>(loop);
-  std::weak_ptr<FutureState<void>> weak = future_;
+  future_ = make_ref<FutureState<void>>(loop);
+  WeakRef<FutureState<void>> weak = future_;
   timer_ = loop.call_later(delay_, [weak] {
     if (auto f = weak.lock(); f && !f->done()) f->set_result();
   });

@@ -18,7 +18,7 @@ namespace qaio {
 
 namespace detail {
 
-using Waiter = std::shared_ptr<FutureState<void>>;
+using Waiter = Ref<FutureState<void>>;
 using WaiterList = std::list<Waiter>;
 
 EventLoop& LoopBinding::get(const char* owner) {
@@ -44,7 +44,7 @@ struct Enlisted {
 };
 
 Waiter make_waiter(LoopBinding& binding, const char* owner) {
-  return std::make_shared<FutureState<void>>(binding.get(owner));
+  return make_ref<FutureState<void>>(binding.get(owner));
 }
 
 // Parks the current task on `w`; rethrows CancelledError when the wait is cancelled.

@@ -142,7 +142,7 @@ void TaskCore::step() {
   fut_waiter_ = nullptr;
   std::coroutine_handle<> h = std::exchange(resume_point_, {});
   // No extra reference here: this step is still counted in queued_steps_ (the loop releases it
-  // after the step), so keep_alive_ holds the task even if the step finishes it.
+  // after the step), so the task's own reference holds it even if the step finishes it.
   TaskCore* previous = loop.current_task_core();
   loop.set_current_task_core(this);
   running_ = true;

@@ -36,7 +36,7 @@ void TaskGroupState::enter() {
   TaskCore* core = TaskCore::current();
   if (core == nullptr) throw RuntimeError("TaskGroup cannot determine the parent task");
   loop = &running;
-  parent_ = AnyTask(core->future().shared_from_this());
+  parent_ = AnyTask(ref_to(core->future()));
   entered_ = true;
 }
 
@@ -46,7 +46,7 @@ void TaskGroupState::check_can_create() {
   if (aborting_) throw RuntimeError("TaskGroup is shutting down");
 }
 
-void TaskGroupState::add(const std::shared_ptr<FutureBase>& task) {
+void TaskGroupState::add(const Ref<FutureBase>& task) {
   tasks_.emplace(task.get(), task);
   // Always through the done-callback, even for a task that is somehow done already, so a failure
   // never cancels the parent before create_task() has returned.
@@ -55,7 +55,7 @@ void TaskGroupState::add(const std::shared_ptr<FutureBase>& task) {
 
 void TaskGroupState::abort() {
   aborting_ = true;
-  std::vector<std::shared_ptr<FutureBase>> live;
+  std::vector<Ref<FutureBase>> live;
   for (auto& [ptr, weak] : tasks_)
     if (auto t = weak.lock()) live.push_back(std::move(t));
   for (auto& t : live)
@@ -97,7 +97,7 @@ Coro<void> TaskGroupState::exit(std::shared_ptr<TaskGroupState> st, std::excepti
 
   // A loop, because the parent may be cancelled repeatedly while it waits here.
   while (!st->tasks_.empty()) {
-    if (!st->on_completed_) st->on_completed_ = std::make_shared<FutureState<void>>(*st->loop);
+    if (!st->on_completed_) st->on_completed_ = make_ref<FutureState<void>>(*st->loop);
     std::exception_ptr cancelled;
     try {
       Future<void> f(st->on_completed_);

@@ -54,7 +54,7 @@ GatherCore::Step GatherCore::on_child_done(FutureBase& outer, FutureBase& child,
 
 namespace {
 struct WaitState {
-  std::shared_ptr<FutureState<void>> waiter;
+  Ref<FutureState<void>> waiter;
   TimerHandle timer;
   long counter = 0;
   ReturnWhen return_when = ReturnWhen::ALL_COMPLETED;
@@ -73,7 +73,7 @@ struct WaitCompletion {
 };
 }  // namespace
 
-Coro<void> wait_impl(std::vector<std::shared_ptr<FutureBase>> fs, ReturnWhen return_when,
+Coro<void> wait_impl(std::vector<Ref<FutureBase>> fs, ReturnWhen return_when,
                      std::optional<double> timeout) {
   if (fs.empty()) throw std::invalid_argument("Set of Tasks/Futures is empty.");
   if (return_when != ReturnWhen::FIRST_COMPLETED && return_when != ReturnWhen::FIRST_EXCEPTION &&
@@ -84,11 +84,11 @@ Coro<void> wait_impl(std::vector<std::shared_ptr<FutureBase>> fs, ReturnWhen ret
     if (&f->loop() != &loop) throw std::invalid_argument("The future belongs to a different loop than the running one");
 
   auto st = std::make_shared<WaitState>();
-  st->waiter = std::make_shared<FutureState<void>>(loop);
+  st->waiter = make_ref<FutureState<void>>(loop);
   st->counter = static_cast<long>(fs.size());
   st->return_when = return_when;
   if (timeout) {
-    std::weak_ptr<FutureState<void>> weak = st->waiter;
+    WeakRef<FutureState<void>> weak = st->waiter;
     st->timer = loop.call_later(*timeout, [weak] {
       if (auto w = weak.lock(); w && !w->done()) w->set_result();
     });
@@ -111,11 +111,11 @@ Coro<void> wait_impl(std::vector<std::shared_ptr<FutureBase>> fs, ReturnWhen ret
 
 // ---- wait_for -----------------------------------------------------------------------------------
 
-Coro<void> cancel_and_wait(std::shared_ptr<FutureBase> fut) {
+Coro<void> cancel_and_wait(Ref<FutureBase> fut) {
   // Waits on a private future rather than on `fut` itself, so that cancelling *this* wait does
   // not cancel `fut` a second time.
-  auto waiter = std::make_shared<FutureState<void>>(fut->loop());
-  std::weak_ptr<FutureState<void>> weak = waiter;
+  auto waiter = make_ref<FutureState<void>>(fut->loop());
+  WeakRef<FutureState<void>> weak = waiter;
   CallbackId id = fut->add_done_callback([weak](FutureBase&) {
     if (auto w = weak.lock(); w && !w->done()) w->set_result();
   });

@@ -65,7 +65,7 @@ void Timeout::enter() {
   detail::TaskCore* core = detail::TaskCore::current();
   if (core == nullptr) throw RuntimeError("Timeout should be used inside a task");
   state_ = State::entered;
-  task_ = AnyTask(core->future().shared_from_this());
+  task_ = AnyTask(ref_to(core->future()));
   cancelling_ = task_.cancelling();
   reschedule(when_);
 }

@@ -60,7 +60,7 @@ class FirstOf {
  public:
   explicit FirstOf(const QObject* sender) {
     EventLoop& loop = qaio::get_event_loop();
-    state_ = std::make_shared<qaio::detail::FutureState<int>>(loop);
+    state_ = qaio::detail::make_ref<qaio::detail::FutureState<int>>(loop);
     relay_ = std::make_shared<detail::Relay<int>>();
     relay_->future = state_;
     relay_->loop = &loop;
@@ -95,7 +95,7 @@ class FirstOf {
   Awaiter operator co_await() & noexcept { return {this}; }
 
  private:
-  std::shared_ptr<qaio::detail::FutureState<int>> state_;
+  qaio::detail::Ref<qaio::detail::FutureState<int>> state_;
   std::shared_ptr<detail::Relay<int>> relay_;
   std::vector<detail::ScopedConnection> connections_;
 };

@@ -21,8 +21,8 @@ void report_task_failure(const AnyTask& task, const char* what) {
       ErrorContext ctx;
       ctx.message = what;
       ctx.exception = e;
-      ctx.task = AnyTask(fut.shared_from_this());
-      ctx.future = fut.shared_from_this();
+      ctx.task = AnyTask(qaio::detail::ref_to(fut));
+      ctx.future = qaio::detail::ref_to(fut);
       fut.loop().call_exception_handler(ctx);
     }
   });

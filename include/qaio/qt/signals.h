@@ -110,7 +110,7 @@ using signal_value_t = typename ValueOf<signal_args_t<Func>>::type;
 // `queue`/`loop_thread` and flip `fired`, and touch the future only from the loop's thread.
 template <class R>
 struct Relay {
-  std::weak_ptr<qaio::detail::FutureState<R>> future;
+  qaio::detail::WeakRef<qaio::detail::FutureState<R>> future;
   EventLoop* loop = nullptr;
   std::shared_ptr<qaio::detail::ThreadsafeQueue> queue;
   std::thread::id loop_thread;
@@ -190,7 +190,7 @@ class SignalAwaitable {
   SignalAwaitable(const Obj* sender, Func sig, std::optional<double> timeout, Slot make_slot) {
     if (!sender) throw std::invalid_argument("qaio::qt::signal: the sender is null");
     EventLoop& loop = qaio::get_event_loop();
-    state_ = std::make_shared<qaio::detail::FutureState<R>>(loop);
+    state_ = qaio::detail::make_ref<qaio::detail::FutureState<R>>(loop);
     relay_ = std::make_shared<Relay<R>>();
     relay_->future = state_;
     relay_->loop = &loop;
@@ -252,7 +252,7 @@ class SignalAwaitable {
   template <class T>
   struct is_optional<std::optional<T>> : std::true_type {};
 
-  std::shared_ptr<qaio::detail::FutureState<R>> state_;
+  qaio::detail::Ref<qaio::detail::FutureState<R>> state_;
   std::shared_ptr<Relay<R>> relay_;
   ScopedConnection conn_;
   ScopedConnection destroyed_;
