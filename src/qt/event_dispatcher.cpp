@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <QCoreApplication>
+#include <QMetaMethod>
 #include <QSocketNotifier>
 #include <QThread>
 #include <QTimerEvent>
@@ -81,6 +82,9 @@ struct DispatcherState {
   // written only when the flag goes up, so it wakes a blocked wait without a syscall per post.
   std::atomic<bool> wake_pending{true};
   std::atomic<bool> interrupted{false};
+  std::atomic<int> signal_connections{0};  // to aboutToBlock() or awake()
+  int depth = 0;                // processEvents() calls on the stack
+  bool recheck_posted = false;  // a nested processEvents() returned: look at the posted events
 
   std::unordered_map<int, FdNotifiers> fds;
   int unpollable_count = 0;
@@ -287,6 +291,30 @@ void install_event_dispatcher(QThread& thread) { thread.setEventDispatcher(new E
 
 QtEventLoop* EventDispatcher::attached_loop() const noexcept { return d_->loop; }
 
+namespace {
+bool is_wait_signal(const QMetaMethod& signal) {
+  return signal == QMetaMethod::fromSignal(&QAbstractEventDispatcher::aboutToBlock) ||
+         signal == QMetaMethod::fromSignal(&QAbstractEventDispatcher::awake);
+}
+}  // namespace
+
+void EventDispatcher::connectNotify(const QMetaMethod& signal) {
+  // An invalid method stands for "some signal" (QObject::connect with a pattern): count it too.
+  if (!signal.isValid() || is_wait_signal(signal)) d_->signal_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+void EventDispatcher::disconnectNotify(const QMetaMethod& signal) {
+  // An invalid method here means "every connection" (disconnect(obj, nullptr, ...)): recount
+  // from Qt's own bookkeeping instead.
+  if (!signal.isValid()) {
+    const int n = (isSignalConnected(QMetaMethod::fromSignal(&QAbstractEventDispatcher::aboutToBlock)) ? 1 : 0) +
+                  (isSignalConnected(QMetaMethod::fromSignal(&QAbstractEventDispatcher::awake)) ? 1 : 0);
+    d_->signal_connections.store(n, std::memory_order_relaxed);
+  } else if (is_wait_signal(signal)) {
+    d_->signal_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
 // ---- the QtEventLoop ------------------------------------------------------------------------
 
 bool EventDispatcher::attach(QtEventLoop& loop, int loop_epoll_fd) {
@@ -323,17 +351,35 @@ bool EventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags) {
     if (app) d.gui_check = 0;
   }
   d.interrupted.store(false, std::memory_order_relaxed);
-  emit awake();
+  // Connections may be made from any thread; a relaxed read is enough, as for Qt's own check.
+  const bool signals_connected = d.signal_connections.load(std::memory_order_relaxed) > 0;
+  if (signals_connected) emit awake();
 
-  d.wake_pending.store(false, std::memory_order_seq_cst);
-  QCoreApplication::sendPostedEvents();
+  ++d.depth;
+  struct Leave {
+    detail::DispatcherState& d;
+    ~Leave() {
+      if (--d.depth > 0) d.recheck_posted = true;
+    }
+  } leave{d};
+
+  // Qt calls wakeUp() for every postEvent(), and from sendPostedEvents() when it leaves events it
+  // could have sent, so the posted events need a look only after one (as the glib dispatcher
+  // decides with its serial number): that saves a mutex round trip per I/O wakeup. The exception
+  // is a DeferredDelete that a nested loop could not deliver, which Qt re-queues without a wakeUp
+  // for an outer loop: every return from a nested call asks for a look as well.
+  if (d.wake_pending.load(std::memory_order_relaxed) || d.recheck_posted) {
+    d.recheck_posted = false;
+    d.wake_pending.store(false, std::memory_order_seq_cst);
+    QCoreApplication::sendPostedEvents();
+  }
 
   const bool include_timers = !(flags & QEventLoop::X11ExcludeTimers);
   const bool include_notifiers = !(flags & QEventLoop::ExcludeSocketNotifiers);
   const bool can_wait = (flags & QEventLoop::WaitForMoreEvents) && !d.interrupted.load(std::memory_order_relaxed) &&
                         !d.wake_pending.load(std::memory_order_seq_cst) &&
                         !(include_notifiers && d.unpollable_count > 0);
-  if (can_wait) emit aboutToBlock();
+  if (can_wait && signals_connected) emit aboutToBlock();
   if (d.interrupted.load(std::memory_order_relaxed)) return false;
 
   int timeout_ms = 0;
@@ -349,13 +395,14 @@ bool EventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags) {
   QtEventLoop* loop = d.loop;
   if (loop && include_notifiers) {
     // The loop's epoll set holds ours: block there. Its dispatch runs the loop's slice too.
-    qaio::detail::foreign_fd_ready = false;
+    bool& foreign_ready = qaio::detail::foreign_fd_ready;  // one TLS lookup, not two
+    foreign_ready = false;
     // Seconds, a little under the whole milliseconds so the selector's rounding up gives them back.
     const double block = timeout_ms < 0 ? -1.0 : timeout_ms == 0 ? 0.0 : (timeout_ms - 0.25) / 1000.0;
     if (loop->dispatch_from_dispatcher(block)) {
       // Our set needs a look only if the loop's poll reported it, or if the loop is still busy
       // (its next slice might not poll before running the rest of a batch).
-      own_ready = qaio::detail::foreign_fd_ready || loop->ready_count() > 0;
+      own_ready = foreign_ready || loop->ready_count() > 0;
       timeout_ms = 0;
       ++handled;
     }

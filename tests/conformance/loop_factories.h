@@ -21,7 +21,13 @@ struct SelectorLoopFactory {
 struct QtLoopFactory {
   static std::unique_ptr<qaio::EventLoop> make() { return std::make_unique<qaio::qt::QtEventLoop>(); }
 };
+#ifdef QAIO_TEST_QT_DISPATCHER
+// qaio_conformance_qt_dispatcher: the QtEventLoop driven by qaio's own event dispatcher
+// (test_main.cpp installs it); SelectorEventLoop already ran in qaio_conformance.
+using LoopFactories = ::testing::Types<QtLoopFactory>;
+#else
 using LoopFactories = ::testing::Types<SelectorLoopFactory, QtLoopFactory>;
+#endif
 #else
 using LoopFactories = ::testing::Types<SelectorLoopFactory>;
 #endif

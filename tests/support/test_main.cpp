@@ -1,6 +1,7 @@
 // test_main.cpp: main() for every qaio test executable. With the Qt driver built, a QCoreApplication
 // (or QApplication when QAIO_TEST_GUI is defined) exists for the whole run, because QtEventLoop
-// needs one; QT_QPA_PLATFORM=offscreen keeps GUI tests headless.
+// needs one; QT_QPA_PLATFORM=offscreen keeps GUI tests headless. With QAIO_TEST_QT_DISPATCHER
+// (qaio_conformance_qt_dispatcher) qaio's own event dispatcher is installed before the application.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -13,12 +14,18 @@ using TestApp = QApplication;
 #include <QCoreApplication>
 using TestApp = QCoreApplication;
 #endif
+#ifdef QAIO_TEST_QT_DISPATCHER
+#include "qaio/qt/event_dispatcher.h"
+#endif
 #endif
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
 #ifdef QAIO_TEST_WITH_QT
   qputenv("QT_QPA_PLATFORM", qgetenv("QT_QPA_PLATFORM").isEmpty() ? "offscreen" : qgetenv("QT_QPA_PLATFORM"));
+#ifdef QAIO_TEST_QT_DISPATCHER
+  qaio::qt::install_event_dispatcher();
+#endif
   TestApp app(argc, argv);
 #endif
   return RUN_ALL_TESTS();

@@ -66,6 +66,12 @@ class EventDispatcher : public QAbstractEventDispatcher {
   // and not yet closed; later ones run through the ordinary notifier path).
   QtEventLoop* attached_loop() const noexcept;
 
+ protected:
+  // Counts the connections to aboutToBlock()/awake(): with none (the usual case), processEvents()
+  // skips the two emissions.
+  void connectNotify(const QMetaMethod& signal) override;
+  void disconnectNotify(const QMetaMethod& signal) override;
+
  private:
   friend class QtEventLoop;
   // Called by a QtEventLoop of this thread: true if it is now driven directly (its epoll set got
