@@ -195,6 +195,9 @@ for conns in 1 100 1000; do
     echo_cell "$w" qaio-streams "$conns" "$bytes" "$BIN/bench_echo_qaio" standalone streams
     echo_cell "$w" qaio-qt-proto "$conns" "$bytes" "$BIN/bench_echo_qaio" qt protocol
     echo_cell "$w" qaio-qt-streams "$conns" "$bytes" "$BIN/bench_echo_qaio" qt streams
+    # The same under Qt with qaio's own event dispatcher (QCoreApplication programs, docs/qt.md).
+    echo_cell "$w" qaio-qtd-proto "$conns" "$bytes" "$BIN/bench_echo_qaio" qt-dispatcher protocol
+    echo_cell "$w" qaio-qtd-streams "$conns" "$bytes" "$BIN/bench_echo_qaio" qt-dispatcher streams
     echo_cell "$w" asio "$conns" "$bytes" "$BIN/bench_echo_asio"
     echo_cell "$w" libuv "$conns" "$bytes" "$BIN/bench_echo_libuv"
     echo_cell "$w" qt "$conns" "$bytes" "$BIN/bench_echo_qt"
