@@ -37,7 +37,7 @@ void run_once(qaio::EventLoop& loop) {
 
 }  // namespace
 
-TEST(HandlePool, ABurstIsGivenBackOnceItsHandlesAreGone) {
+TEST(SlabPool, ABurstIsGivenBackOnceItsHandlesAreGone) {
   const std::size_t before = qaio::detail::slab_mapped_bytes();
   qaio::SelectorEventLoop loop;
   int ran = 0;
@@ -59,7 +59,7 @@ TEST(HandlePool, ABurstIsGivenBackOnceItsHandlesAreGone) {
   EXPECT_EQ(ran, 2 * kBurst);
 }
 
-TEST(HandlePool, HandlesReleasedOnAnotherThreadReturnToTheirPool) {
+TEST(SlabPool, HandlesReleasedOnAnotherThreadReturnToTheirPool) {
   const std::size_t before = qaio::detail::slab_mapped_bytes();
   qaio::SelectorEventLoop loop;
   int ran = 0;
@@ -75,7 +75,7 @@ TEST(HandlePool, HandlesReleasedOnAnotherThreadReturnToTheirPool) {
   EXPECT_LE(qaio::detail::slab_mapped_bytes(), before + 6 * kBlock);
 }
 
-TEST(HandlePool, HandlesOutliveTheThreadThatMadeThem) {
+TEST(SlabPool, HandlesOutliveTheThreadThatMadeThem) {
   const std::size_t before = qaio::detail::slab_mapped_bytes();
   std::vector<qaio::Handle> handles;
   int ran = 0;
@@ -109,7 +109,7 @@ struct SchedulesInItsDestructor {
 };
 }  // namespace
 
-TEST(HandlePool, SchedulingAfterTheThreadsPoolIsGoneStillWorks) {
+TEST(SlabPool, SchedulingAfterTheThreadsPoolIsGoneStillWorks) {
   std::thread([] {
     thread_local SchedulesInItsDestructor late;
     (void)&late;  // constructed first, so destroyed after the pool below

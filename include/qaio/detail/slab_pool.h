@@ -9,9 +9,6 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
-#include <new>
-#include <utility>
 
 namespace qaio::detail {
 
@@ -30,31 +27,5 @@ std::size_t slab_live_bytes_this_thread() noexcept;
 // Coroutine frames must be aligned like operator new's memory (16 bytes): their sizes are rounded
 // up to a multiple of 16, which keeps every slot of those classes 16-byte aligned.
 constexpr std::size_t slab_frame_size(std::size_t size) noexcept { return (size + 15) & ~std::size_t{15}; }
-
-// An allocator for std::allocate_shared: the state and its control block in one pool slot.
-template <class T>
-struct SlabAllocator {
-  using value_type = T;
-  static_assert(alignof(T) <= 16, "slab slots are at most 16-byte aligned");
-
-  SlabAllocator() noexcept = default;
-  template <class U>
-  SlabAllocator(const SlabAllocator<U>&) noexcept {}
-
-  static constexpr std::size_t bytes(std::size_t n) noexcept { return slab_frame_size(n * sizeof(T)); }
-  T* allocate(std::size_t n) { return static_cast<T*>(slab_allocate(bytes(n))); }
-  void deallocate(T* p, std::size_t n) noexcept { slab_free(p, bytes(n)); }
-
-  template <class U>
-  friend bool operator==(const SlabAllocator&, const SlabAllocator<U>&) noexcept {
-    return true;
-  }
-};
-
-// std::make_shared from the slab pool (future and task states: one slot for state and counts).
-template <class T, class... Args>
-std::shared_ptr<T> make_slab_shared(Args&&... args) {
-  return std::allocate_shared<T>(SlabAllocator<T>{}, std::forward<Args>(args)...);
-}
 
 }  // namespace qaio::detail
