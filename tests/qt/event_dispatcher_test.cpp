@@ -422,6 +422,26 @@ TEST(EventDispatcher, WorkerQThread) {
   EXPECT_EQ(worker.task_result.load(), 42);
 }
 
+TEST(EventDispatcher, DeferredDeleteFromANestedLoopHappensAfterItReturns) {
+  // deleteLater() called just before a slot spins a nested loop belongs to the outer loop: the
+  // nested loop's sendPostedEvents() re-queues it without a wakeUp(), so once the nested loop has
+  // returned the dispatcher must look at the posted events again (the nested loop's exit()
+  // interrupts the dispatcher, and the nested processEvents() call's return asks for a look).
+  QPointer<QObject> doomed = new QObject;
+  bool nested_ran = false;
+  QTimer::singleShot(1, [&] {
+    doomed->deleteLater();
+    QEventLoop nested;
+    QTimer::singleShot(20, &nested, &QEventLoop::quit);
+    nested.exec();
+    nested_ran = true;
+    EXPECT_FALSE(doomed.isNull()) << "deleted inside the nested loop that posted it";
+  });
+  ASSERT_TRUE(spin_until([&] { return nested_ran; }));
+  // No wakeUp() follows: only the processEvents() calls of spin_until's 10 ms ticker.
+  EXPECT_TRUE(spin_until([&] { return doomed.isNull(); }, 2000)) << "the deferred delete was left queued";
+}
+
 // ---- the QtEventLoop driven by it ---------------------------------------------------------------
 
 TEST(EventDispatcherLoop, AttachesAndRunsCallbacksTimersAndTasks) {
@@ -488,6 +508,44 @@ TEST(EventDispatcherLoop, ThreadsafeCallsWakeTheBlockedWait) {
   loop.run_forever();
   t.join();
   EXPECT_TRUE(called.load());
+  loop.close();
+}
+
+TEST(EventDispatcherLoop, CrossThreadQtPostWakesTheLoopsWait) {
+  // The attached loop blocks in its own epoll set; a Qt event posted from another thread reaches
+  // the dispatcher's eventfd through it.
+  QtEventLoop loop;
+  ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
+  QObject receiver;
+  std::atomic<bool> delivered{false};
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    QMetaObject::invokeMethod(&receiver, [&] {
+      delivered = true;
+      loop.stop();
+    }, Qt::QueuedConnection);
+  });
+  loop.call_later(5.0, [&] { loop.stop(); });  // guard
+  loop.run_forever();
+  t.join();
+  EXPECT_TRUE(delivered.load());
+  loop.close();
+}
+
+TEST(EventDispatcherLoop, CallbackFloodDoesNotStarveQtTimers) {
+  // DESIGN rule 4 on this dispatcher too: the loop returns to Qt after each time slice.
+  QtEventLoop loop;
+  ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
+  int qt_ticks = 0;
+  QTimer ticker;
+  QObject::connect(&ticker, &QTimer::timeout, [&] { ++qt_ticks; });
+  ticker.start(5);
+  std::function<void()> chain = [&] { loop.call_soon(chain); };
+  loop.call_soon(chain);
+  loop.call_later(0.3, [&] { loop.stop(); });
+  loop.run_forever();
+  // About 60 in 300 ms; generous for sanitizers and a loaded machine.
+  EXPECT_GE(qt_ticks, 10) << "a call_soon flood starved QTimer";
   loop.close();
 }
 

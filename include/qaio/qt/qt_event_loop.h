@@ -11,6 +11,11 @@
 // never arms a Qt timer for work it will run itself; if a callback spins a nested Qt loop, the
 // dispatcher's aboutToBlock/awake signals hand the pending work to the timer.
 //
+// Under qaio's own dispatcher (qaio/qt/event_dispatcher.h, QCoreApplication programs and worker
+// threads) the first loop of a thread needs none of the three: the dispatcher waits in the loop's
+// epoll set and dispatches the loop once per processEvents(), the wait being the first
+// iteration's poll.
+//
 // When does it run? Whenever any Qt event loop of its thread spins: app.exec(), QDialog::exec(), a
 // local QEventLoop, and the private QEventLoop of run_forever()/run_until_complete(). is_running()
 // is true inside run_forever(), and, under a foreign Qt loop (app.exec()), only while a dispatch
