@@ -386,6 +386,14 @@ class EventLoop {
   // slice_end checks use, so a time-sliced driver can look after every handle. It lags time() by
   // at most one tick, so a slice may run that much longer.
   static double coarse_time() noexcept;
+  // Whether the slice ending at slice_end is over, as run_once's own checks see it: the slice
+  // alarm if it is armed for this slice, else the coarse clock. A driver that runs several
+  // iterations per slice must test this, not the clock: after the alarm, the coarse clock can
+  // still read "before the end" for up to one tick, and each iteration would run one handle.
+  bool slice_ended(double slice_end) const noexcept {
+    return (alarm_slice_end_ == slice_end && slice_alarm_raised_.load(std::memory_order_relaxed)) ||
+           coarse_time() >= slice_end;
+  }
   // True if an interrupted batch still has handles to run.
   bool batch_pending() const noexcept { return batch_remaining_ > 0; }
   bool stopping() const noexcept { return stopping_; }
@@ -433,7 +441,12 @@ class EventLoop {
     h->refs.store(2, std::memory_order_relaxed);
     return h;
   }
-  void check_scheduling(const char* what) const;  // check_closed() and check_thread(what)
+  // check_closed() and check_thread(what), inline because every call_soon pays it.
+  void check_scheduling(const char* what) const {
+    if (closed_ || (debug_ && running_)) [[unlikely]]
+      check_scheduling_slow(what);
+  }
+  void check_scheduling_slow(const char* what) const;
   Handle enqueue_soon(detail::HandleState* h) noexcept;
   TimerHandle enqueue_at(double when, detail::HandleState* h);
   void push_ready(detail::HandleState* h) noexcept;  // takes one reference
@@ -447,6 +460,9 @@ class EventLoop {
   // slice_end: see run_once; a huge cleanup is then spread over several iterations.
   void drop_cancelled_timers(double slice_end = INFINITY);
   void drop_cancelled_head() noexcept;  // pops cancelled timers off the heap's head only
+  // After a handle with more of the batch behind it, before the slice alarm is armed for this
+  // slice: has the slice ending at slice_end run out? (Arms the alarm after a few handles.)
+  bool slice_over(double slice_end);
   CallbackId add_stop_callback(detail::FutureBase& fut);
   // run_until_complete's body. new_task: the task was made here from a coroutine, so (like
   // asyncio) it is not reported as "destroyed but pending" and an exception that escapes
@@ -460,6 +476,13 @@ class EventLoop {
   std::size_t compact_position_ = 0;  // where a sliced cleanup of cancelled timers resumes
   std::uint64_t timer_seq_ = 0;
   std::size_t batch_remaining_ = 0;
+  // Time slices (slice_over): a slice that has run a few handles arms the process's slice alarm
+  // (src/core/slice_alarm.h), which raises slice_alarm_raised_ at its end; the handles after
+  // that test the flag instead of reading the clock.
+  std::atomic<bool> slice_alarm_raised_{false};
+  double alarm_slice_end_ = 0;    // the slice the alarm is armed for (0: never armed)
+  double counted_slice_end_ = 0;  // the slice slice_handles_ counts for
+  unsigned slice_handles_ = 0;
   std::uint64_t iterations_ = 0;
   unsigned io_poll_interval_ = 1;
   unsigned busy_iterations_without_poll_ = 0;

@@ -48,15 +48,19 @@ class ReadyQueue {
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   void push_back(ReadyEntry e) {
-    if (tail_pos_ == Segment::kEntries) {
-      Segment* next = spare_ ? std::exchange(spare_, nullptr) : new Segment;
-      next->next = nullptr;
-      tail_->next = next;
-      tail_ = next;
-      tail_pos_ = 0;
-    }
+    if (tail_pos_ == Segment::kEntries) [[unlikely]]
+      add_segment();
     tail_->entries[tail_pos_++] = e;
     ++size_;
+  }
+  // Out of line, once per 511 entries: push_back stays small enough to inline into every
+  // call_soon.
+  [[gnu::noinline]] void add_segment() {
+    Segment* next = spare_ ? std::exchange(spare_, nullptr) : new Segment;
+    next->next = nullptr;
+    tail_->next = next;
+    tail_ = next;
+    tail_pos_ = 0;
   }
   ReadyEntry pop_front() noexcept {  // the queue must not be empty
     if (head_pos_ == Segment::kEntries) {

@@ -286,7 +286,7 @@ bool QtEventLoop::dispatch(double first_block) {
         break;
       }
       if (!batch_pending() && ready_count() == 0) break;
-      if (coarse_time() >= slice_end) break;
+      if (slice_ended(slice_end)) break;
       run_once(0, slice_end);
     }
   } catch (...) {
