@@ -26,7 +26,7 @@ using Callback = SmallFunction<void(), 56>;
 // What a HandleState needs to run, name and destroy the callable stored behind it.
 struct CallbackOps {
   void (*invoke)(void*);
-  void (*destroy)(void*) noexcept;
+  void (*destroy)(void*) noexcept;  // nullptr: nothing to destroy (a trivially destructible callable)
   std::string (*describe)(const void*);
 };
 
@@ -61,7 +61,7 @@ struct HandleState {
   void drop_callback() noexcept {
     if (const CallbackOps* o = ops) {
       ops = nullptr;
-      o->destroy(storage());
+      if (o->destroy) o->destroy(storage());
     }
   }
   std::string describe() const { return ops ? ops->describe(storage()) : std::string("None"); }
@@ -85,10 +85,11 @@ struct HandleState {
   template <class D>
   static constexpr bool stored_inline =
       sizeof(D) <= kMaxInline && alignof(D) <= alignof(void*) && std::is_nothrow_destructible_v<D>;
+  // A lambda capturing pointers needs no destructor call: most handles skip an indirect call.
   template <class D>
   static constexpr CallbackOps inline_ops = {
       [](void* p) { (*static_cast<D*>(p))(); },
-      [](void* p) noexcept { static_cast<D*>(p)->~D(); },
+      std::is_trivially_destructible_v<D> ? nullptr : +[](void* p) noexcept { static_cast<D*>(p)->~D(); },
       [](const void* p) { return describe_callable(*static_cast<const D*>(p)); },
   };
   template <class D>
