@@ -409,16 +409,16 @@ bool EventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags) {
   } else if (loop) {
     // ExcludeSocketNotifiers: the loop's I/O counts as a socket notifier, but its ready callbacks
     // and due timers still run (they did with the QSocketNotifier design too, via the posted
-    // event and the QTimer); the wait covers only wakeUp() and the timers.
-    if (loop->dispatch_from_dispatcher(0)) ++handled;
-    if (can_wait && loop->ready_count() == 0) {
-      if (auto next = loop->next_timer_deadline()) {
+    // event and the QTimer). The wait below covers only wakeUp() and the timers, the loop's
+    // included, and the loop runs after it, as when the wait is the loop's own poll.
+    if (timeout_ms != 0) {
+      if (loop->has_work_now()) {
+        timeout_ms = 0;
+      } else if (auto next = loop->next_timer_deadline()) {
         const double left = std::max(0.0, *next - loop->time());
         const int ms = static_cast<int>(std::min(std::ceil(left * 1000.0), 86400000.0));
         if (timeout_ms < 0 || ms < timeout_ms) timeout_ms = ms;
       }
-    } else {
-      timeout_ms = 0;
     }
   }
   if (own_ready) {
@@ -430,6 +430,7 @@ bool EventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags) {
     }
     handled += d.activate_notifiers(timeout_ms, include_notifiers);
   }
+  if (loop && !include_notifiers && loop->dispatch_from_dispatcher(0)) ++handled;
   if (include_timers) handled += d.activate_timers();
   return handled > 0;
 }

@@ -532,6 +532,48 @@ TEST(EventDispatcherLoop, CrossThreadQtPostWakesTheLoopsWait) {
   loop.close();
 }
 
+TEST(EventDispatcherLoop, QtNotifierFiresWhileTheLoopWaits) {
+  // A QSocketNotifier's fd lives in the dispatcher's own set, which sits in the loop's set: data
+  // arriving while the loop blocks must wake it and reach the notifier.
+  QtEventLoop loop;
+  ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
+  SocketPair sp;
+  QSocketNotifier n(sp.fds[0], QSocketNotifier::Read);
+  std::string got;
+  QObject::connect(&n, &QSocketNotifier::activated, [&] {
+    char buf[8];
+    ssize_t r = ::read(sp.fds[0], buf, sizeof buf);
+    if (r > 0) got.append(buf, static_cast<std::size_t>(r));
+    loop.stop();
+  });
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(::write(sp.fds[1], "n", 1), 1);
+  });
+  loop.call_later(5.0, [&] { loop.stop(); });  // guard
+  loop.run_forever();
+  writer.join();
+  EXPECT_EQ(got, "n");
+  loop.close();
+}
+
+TEST(EventDispatcherLoop, ExcludeSocketNotifiersStillRunsTheLoopsTimersWithoutSpinning) {
+  QtEventLoop loop;
+  ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
+  bool fired = false;
+  loop.call_later(0.03, [&] { fired = true; });
+  int calls = 0;
+  QElapsedTimer clock;
+  clock.start();
+  while (!fired && clock.elapsed() < 5000) {
+    QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents | QEventLoop::ExcludeSocketNotifiers);
+    ++calls;
+  }
+  EXPECT_TRUE(fired);
+  EXPECT_LT(calls, 50) << "processEvents() spun instead of waiting for the loop's timer";
+  loop.close();
+}
+
 TEST(EventDispatcherLoop, CallbackFloodDoesNotStarveQtTimers) {
   // DESIGN rule 4 on this dispatcher too: the loop returns to Qt after each time slice.
   QtEventLoop loop;

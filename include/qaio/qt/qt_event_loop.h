@@ -85,6 +85,9 @@ class QtEventLoop : public EventLoop {
   // qaio's EventDispatcher of this thread drives the loop directly (event_dispatcher.h): it calls
   // this instead of a notifier and a timer, once per processEvents().
   bool dispatch_from_dispatcher(double max_block) { return dispatch(max_block); }
+  // Whether a dispatch now would run something without waiting (ready handles, the rest of a
+  // batch, a stop request): qaio's dispatcher must not wait in its own set then.
+  bool has_work_now() const noexcept { return ready_count() > 0 || batch_pending() || stopping(); }
   void detach_dispatcher() noexcept;  // the dispatcher is going away
   void post_dispatch();   // coalesced: at most one dispatch event is queued
   void on_qt_iteration(); // Qt's dispatcher is about to process events (nested loops: re-arm)
