@@ -407,6 +407,9 @@ class EventLoop {
   virtual void on_stop() {}
   virtual void on_close() {}
   bool wants_ready_notifications = false;
+  // Set by a driver that adds fds of its own to selector_fd() (the Qt dispatcher): a busy
+  // iteration must then poll even when the loop watches no fd itself.
+  bool foreign_fds_ = false;
 
   // RAII for a driver's run_forever(): checks the preconditions, marks the loop running in this
   // thread, and on exit clears the running state and the stop request.
@@ -452,6 +455,7 @@ class EventLoop {
   void push_ready(detail::HandleState* h) noexcept;  // takes one reference
   void push_entry(detail::ReadyEntry e) noexcept;     // appends, and tells the driver if it was empty
   void process_io(double timeout);
+  void drain_threadsafe();  // moves call_soon_threadsafe's posts to the ready queue
   void run_handle(detail::HandleState* h);
   void run_step(detail::TaskCore* task);
   // Debug mode: warns when a callback or step that started at `start` took too long.

@@ -33,18 +33,23 @@ void Selector::set(int fd, std::uint32_t current, std::uint32_t events) {
   ev.events = events;
   ev.data.fd = fd;
   if (events == 0) {
-    if (current != 0 && ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != ENOENT && errno != EBADF)
+    if (current == 0) return;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != ENOENT && errno != EBADF)
       throw_os_error(errno, "epoll_ctl(DEL, fd " + std::to_string(fd) + ")");
+    --watched_;
     return;
   }
+  const auto added = [&] {
+    if (current == 0) ++watched_;
+  };
   int op = current ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (::epoll_ctl(epfd_, op, fd, &ev) == 0) return;
+  if (::epoll_ctl(epfd_, op, fd, &ev) == 0) return added();
   int err = errno;
   if (op == EPOLL_CTL_MOD && err == ENOENT) {
-    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return added();
     err = errno;
   } else if (op == EPOLL_CTL_ADD && err == EEXIST) {
-    if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0) return;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0) return added();
     err = errno;
   }
   throw_os_error(err, "cannot watch fd " + std::to_string(fd));

@@ -35,6 +35,9 @@ class Selector {
   Selector& operator=(const Selector&) = delete;
 
   int epoll_fd() const noexcept { return epfd_; }
+  // How many fds set() has in the epoll set (fds added behind its back, like the Qt
+  // dispatcher's, are not counted).
+  std::size_t watched() const noexcept { return watched_; }
   // Makes fd's registration `events` (0 removes it). Throws OSError on failure.
   void set(int fd, std::uint32_t current, std::uint32_t events);
   // Waits up to timeout seconds (negative: forever); returns the events gathered.
@@ -43,6 +46,7 @@ class Selector {
 
  private:
   int epfd_ = -1;
+  std::size_t watched_ = 0;
   std::vector<epoll_event> events_;
   std::vector<epoll_event> ready_;
 };

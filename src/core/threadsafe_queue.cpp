@@ -22,6 +22,7 @@ ThreadsafeQueue::~ThreadsafeQueue() {
 }
 
 void ThreadsafeQueue::wake() noexcept {
+  pending_.store(true, std::memory_order_release);
   std::uint64_t one = 1;
   // EAGAIN means the counter is saturated: the loop is awake anyway.
   [[maybe_unused]] ssize_t n = ::write(efd_, &one, sizeof one);
@@ -47,6 +48,8 @@ bool ThreadsafeQueue::push(HandleState* h) {
 }
 
 void ThreadsafeQueue::drain(std::vector<HandleState*>& out) {
+  // Cleared first: a wake() from here on (for a post this drain may miss) raises it again.
+  pending_.store(false, std::memory_order_relaxed);
   std::uint64_t value;
   [[maybe_unused]] ssize_t n = ::read(efd_, &value, sizeof value);
   std::lock_guard lock(mutex_);

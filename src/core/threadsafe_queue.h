@@ -5,6 +5,7 @@
 // write per batch wakes the loop: `signalled` stays set until the loop drains the queue.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <vector>
 
@@ -28,11 +29,15 @@ class ThreadsafeQueue {
   void close();
   // Wakes the loop without posting anything.
   void wake() noexcept;
+  // Loop side: whether a post or wake() is waiting for drain(), without a system call. (A busy
+  // loop that watches no fd checks this instead of polling epoll for the eventfd alone.)
+  bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
 
  private:
   std::mutex mutex_;
   std::vector<HandleState*> items_;
   bool signalled_ = false;
+  std::atomic<bool> pending_{false};  // set before the eventfd is written, cleared by drain()
   bool closed_ = false;
   int efd_ = -1;
 };

@@ -103,6 +103,7 @@ QtEventLoop::QtEventLoop() {
   if (auto* own = dynamic_cast<EventDispatcher*>(QAbstractEventDispatcher::instance())) {
     if (own->attach(*this, selector_fd())) {
       dispatcher_ = own;
+      foreign_fds_ = true;  // its epoll fd is in our set: busy iterations must poll it
       return;
     }
   }

@@ -130,3 +130,59 @@ TYPED_TEST(IoPollInterval, IdleLoopStillWakesForIoAndThreadsafeCalls) {
   EXPECT_TRUE(read);
   EXPECT_LT(took, 5.0);
 }
+
+// A busy loop that watches no fd skips the zero-timeout epoll_wait and looks at
+// call_soon_threadsafe's posts directly (docs/design.md, "The I/O poll interval"). That must not
+// delay them: a post made during iteration k runs in iteration k+1, as with a real poll.
+TYPED_TEST(IoPollInterval, BusyLoopWithoutFdsRunsAThreadsafePostInTheNextIteration) {
+  qaio::EventLoop& loop = this->loop;
+  int runs = 0;
+  bool done = false;
+  int posted_at = -1;
+  int ran_at = -1;
+  loop.call_soon(BusyChain{&loop, &runs, &done, loop.time() + 10.0});
+  loop.call_soon([&] {
+    // From another thread, joined here: the post is waiting before this iteration ends.
+    std::thread([&] {
+      loop.call_soon_threadsafe([&] {
+        ran_at = runs;
+        done = true;
+        loop.stop();
+      });
+    }).join();
+    posted_at = runs;
+  });
+  loop.run_forever();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(posted_at, 1);
+  EXPECT_EQ(ran_at, 2);  // behind the chain's second run, queued in the same iteration
+}
+
+// The count of watched fds that decides whether a busy iteration polls must follow every add and
+// remove: after readers and a writer came and went, a busy loop with no fd left runs normally,
+// and a newly readable fd is still seen in the first busy iteration.
+TYPED_TEST(IoPollInterval, ReadersThatComeAndGoKeepTheFirstBusyIterationPolling) {
+  qaio::EventLoop& loop = this->loop;
+  SocketPair first, second;
+  ASSERT_GE(first.a, 0);
+  ASSERT_GE(second.a, 0);
+  loop.add_reader(first.a, [] {});
+  loop.add_writer(first.a, [] {});
+  loop.remove_writer(first.a);
+  loop.remove_reader(first.a);
+  loop.add_reader(first.a, [] {});
+  loop.remove_reader(first.a);
+  // (The chain's last callback stays queued after stop(); `done` outlives it, so it returns.)
+  int runs = 0;
+  bool done = false;
+  loop.call_soon(BusyChain{&loop, &runs, &done, loop.time() + 10.0});
+  loop.call_later(0.02, [&] {
+    done = true;
+    loop.stop();
+  });
+  loop.run_forever();
+  EXPECT_TRUE(done);
+  EXPECT_GT(runs, 10);
+  ASSERT_EQ(::write(second.b, "x", 1), 1);
+  EXPECT_EQ(chain_runs_before_reader(loop, second.a), 1);
+}
