@@ -7,8 +7,11 @@
 // docs/benchmarks.md). push_back/pop_front are O(1); see ReadyQueue for how it grows.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <utility>
 
 #include "qaio/handle.h"
@@ -31,16 +34,19 @@ class ReadyEntry {
   std::uintptr_t bits_ = 0;
 };
 
-// A FIFO of fixed segments rather than one doubling ring: growing never copies the queue (a burst
-// of ten million callbacks would otherwise move 80 MB at once, inside one Qt time slice), and it
-// touches only the memory the entries need. One emptied segment is kept for reuse, so a loop
-// that stays small never allocates.
+// A FIFO of segments rather than one doubling ring: growing never copies the queue (a burst of
+// ten million callbacks would otherwise move 80 MB at once, inside one Qt time slice), and it
+// touches only the memory the entries need. Segments are 4 KiB while the queue is small; once it
+// holds more than kBigAfter entries it grows by 2 MiB segments mapped as transparent huge pages,
+// because 4 KiB ones cost a page fault every 511 entries (about 2 ns a callback in the W1 batch,
+// docs/benchmarks.md). One emptied segment is kept for reuse, so a loop that stays small never
+// allocates.
 class ReadyQueue {
  public:
-  ReadyQueue() : head_(new Segment), tail_(head_) {}
+  ReadyQueue() : head_(Segment::make(false)), tail_(head_) {}
   ~ReadyQueue() {
-    while (head_) delete std::exchange(head_, head_->next);
-    delete spare_;
+    while (head_) Segment::release(std::exchange(head_, head_->next));
+    if (spare_) Segment::release(spare_);
   }
   ReadyQueue(const ReadyQueue&) = delete;
   ReadyQueue& operator=(const ReadyQueue&) = delete;
@@ -48,42 +54,85 @@ class ReadyQueue {
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   void push_back(ReadyEntry e) {
-    if (tail_pos_ == Segment::kEntries) [[unlikely]]
+    if (tail_pos_ == tail_->capacity) [[unlikely]]
       add_segment();
-    tail_->entries[tail_pos_++] = e;
+    tail_->entries()[tail_pos_++] = e;
     ++size_;
   }
-  // Out of line, once per 511 entries: push_back stays small enough to inline into every
-  // call_soon.
-  [[gnu::noinline]] void add_segment() {
-    Segment* next = spare_ ? std::exchange(spare_, nullptr) : new Segment;
-    next->next = nullptr;
-    tail_->next = next;
-    tail_ = next;
-    tail_pos_ = 0;
-  }
   ReadyEntry pop_front() noexcept {  // the queue must not be empty
-    if (head_pos_ == Segment::kEntries) {
-      Segment* done = std::exchange(head_, head_->next);
-      head_pos_ = 0;
-      if (spare_) {
-        delete done;
-      } else {
-        spare_ = done;
-      }
-    }
+    if (head_pos_ == head_->capacity) [[unlikely]]
+      drop_head();
     --size_;
-    ReadyEntry e = head_->entries[head_pos_++];
+    ReadyEntry e = head_->entries()[head_pos_++];
     if (size_ == 0 && head_ == tail_) head_pos_ = tail_pos_ = 0;  // reuse the segment from its start
     return e;
   }
 
  private:
+  static constexpr std::size_t kBigAfter = 16384;
+
   struct Segment {
-    static constexpr std::size_t kEntries = 511;  // with the link: one 4 KiB allocation
-    ReadyEntry entries[kEntries];
+    static constexpr std::size_t kSmallBytes = 4096;
+    static constexpr std::size_t kBigBytes = std::size_t{2} << 20;
     Segment* next = nullptr;
+    std::uint32_t capacity = 0;  // entries
+    bool mapped = false;         // a 2 MiB mapping (else operator new)
+
+    ReadyEntry* entries() noexcept { return reinterpret_cast<ReadyEntry*>(this + 1); }
+    static Segment* make(bool big) {
+      void* memory = big ? map_huge() : nullptr;
+      const bool mapped = memory != nullptr;
+      if (!mapped) memory = ::operator new(kSmallBytes);
+      const std::size_t bytes = mapped ? kBigBytes : kSmallBytes;
+      auto* s = ::new (memory) Segment();
+      s->mapped = mapped;
+      s->capacity = static_cast<std::uint32_t>((bytes - sizeof(Segment)) / sizeof(ReadyEntry));
+      return s;
+    }
+    static void release(Segment* s) noexcept {
+      if (s->mapped) {
+        ::munmap(s, kBigBytes);
+      } else {
+        ::operator delete(s);
+      }
+    }
+    // 2 MiB aligned, so the kernel can back it with one huge page; nullptr if mmap fails (the
+    // queue then grows by small segments).
+    static void* map_huge() noexcept {
+      void* raw = ::mmap(nullptr, 2 * kBigBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (raw == MAP_FAILED) return nullptr;
+      const auto start = reinterpret_cast<std::uintptr_t>(raw);
+      const std::uintptr_t aligned = (start + kBigBytes - 1) & ~(kBigBytes - 1);
+      if (aligned > start) ::munmap(raw, aligned - start);
+      const std::uintptr_t end = start + 2 * kBigBytes;
+      if (end > aligned + kBigBytes) ::munmap(reinterpret_cast<void*>(aligned + kBigBytes), end - aligned - kBigBytes);
+      ::madvise(reinterpret_cast<void*>(aligned), kBigBytes, MADV_HUGEPAGE);  // a hint; fine if refused
+      return reinterpret_cast<void*>(aligned);
+    }
   };
+  static_assert(sizeof(Segment) == 16);
+
+  // Out of line, once per segment: push_back stays small enough to inline into every call_soon.
+  [[gnu::noinline]] void add_segment() {
+    const bool big = size_ >= kBigAfter;
+    Segment* next;
+    if (spare_ && spare_->mapped == big) {
+      next = std::exchange(spare_, nullptr);
+    } else {
+      next = Segment::make(big);
+    }
+    next->next = nullptr;
+    tail_->next = next;
+    tail_ = next;
+    tail_pos_ = 0;
+  }
+  void drop_head() noexcept {
+    Segment* done = std::exchange(head_, head_->next);
+    head_pos_ = 0;
+    if (spare_) Segment::release(std::exchange(spare_, nullptr));
+    spare_ = done;
+  }
+
   Segment* head_;
   Segment* tail_;
   Segment* spare_ = nullptr;
