@@ -247,6 +247,39 @@ TEST(QtScale, MostlyCancelledHugeHeapIsCleanedUpWithoutBreakingTheOrder) {
   run(qloop);
 }
 
+namespace {
+
+// Burns `ms` of this thread's CPU time: a slow callback.
+void burn_cpu_ms(double ms) {
+  const double until = thread_cpu_ms() + ms;
+  while (thread_cpu_ms() < until) {
+  }
+}
+
+// A 5 ms Qt::PreciseTimer that records the most slow callbacks run between two of its ticks
+// (each slow callback calls counted()): how long Qt waited, in callbacks rather than wall time,
+// so other processes on the machine cannot make the count grow.
+struct TickCounter {
+  QTimer ticker;
+  int since_tick = 0;
+  int worst_between_ticks = 0;
+  TickCounter() {
+    ticker.setTimerType(Qt::PreciseTimer);
+    ticker.setInterval(5);
+    QObject::connect(&ticker, &QTimer::timeout, [this] {
+      worst_between_ticks = std::max(worst_between_ticks, since_tick);
+      since_tick = 0;
+    });
+  }
+  void start() {
+    ticker.start();
+    since_tick = 0;
+  }
+  void counted() { ++since_tick; }
+};
+
+}  // namespace
+
 // DESIGN rule 4 with slow callbacks: a chain of callbacks that each burn 2 ms of CPU must still
 // give Qt its turn after about one 4 ms slice, not after a fixed number of handles. Counted in
 // callbacks between two ticks of a 5 ms Qt timer, so other processes on the machine cannot make
@@ -255,34 +288,24 @@ TEST(QtScale, ChainOfSlowCallbacksStillYieldsWithinAFrame) {
   QtEventLoop loop;
   constexpr int kCallbacks = 60;
   int ran = 0;
-  int since_tick = 0;
-  int worst_between_ticks = 0;
+  TickCounter ticks;
   qaio::Future<> done = loop.create_future();
   std::function<void()> step = [&] {
-    const double until = thread_cpu_ms() + 2.0;
-    while (thread_cpu_ms() < until) {
-    }
-    ++since_tick;
+    burn_cpu_ms(2.0);
+    ticks.counted();
     if (++ran == kCallbacks) {
       done.set_result();
     } else {
       loop.call_soon(std::ref(step));
     }
   };
-  QTimer ticker;
-  ticker.setTimerType(Qt::PreciseTimer);
-  ticker.setInterval(5);
-  QObject::connect(&ticker, &QTimer::timeout, [&] {
-    worst_between_ticks = std::max(worst_between_ticks, since_tick);
-    since_tick = 0;
-  });
   loop.call_soon([&] {
-    ticker.start();
-    since_tick = 0;
+    ticks.start();
     loop.call_soon(std::ref(step));
   });
   loop.run_until_complete(done);
-  ticker.stop();
+  ticks.ticker.stop();
+  const int worst_between_ticks = ticks.worst_between_ticks;
   std::printf("[ figures  ] 2 ms callbacks: at most %d between two 5 ms Qt ticks\n", worst_between_ticks);
   EXPECT_EQ(ran, kCallbacks);
   // A 4 ms slice, checked on a clock that may lag one 4 ms tick, plus the callback crossing its
@@ -301,32 +324,23 @@ TEST(QtScale, SlowCallbacksAfterAFastBatchStillYieldWithinAFrame) {
   constexpr int kFast = 2000;
   constexpr int kSlow = 40;
   int slow_ran = 0;
-  int since_tick = 0;
-  int worst_between_ticks = 0;
+  TickCounter ticks;
+  volatile unsigned sink = 0;  // the fast callbacks' work, so the compiler keeps it
   qaio::Future<> done = loop.create_future();
-  QTimer ticker;
-  ticker.setTimerType(Qt::PreciseTimer);
-  ticker.setInterval(5);
-  QObject::connect(&ticker, &QTimer::timeout, [&] {
-    worst_between_ticks = std::max(worst_between_ticks, since_tick);
-    since_tick = 0;
-  });
   loop.call_soon([&] {
-    ticker.start();
-    volatile unsigned sink = 0;
+    ticks.start();
     for (int i = 0; i < kFast; ++i) loop.call_soon([&sink, i] { sink = sink + static_cast<unsigned>(i); });
     for (int i = 0; i < kSlow; ++i) {
       loop.call_soon([&] {
-        const double until = thread_cpu_ms() + 2.0;
-        while (thread_cpu_ms() < until) {
-        }
-        ++since_tick;
+        burn_cpu_ms(2.0);
+        ticks.counted();
         if (++slow_ran == kSlow) done.set_result();
       });
     }
   });
   loop.run_until_complete(done);
-  ticker.stop();
+  ticks.ticker.stop();
+  const int worst_between_ticks = ticks.worst_between_ticks;
   std::printf("[ figures  ] 2 ms callbacks after %d fast ones: at most %d between two 5 ms Qt ticks\n", kFast,
               worst_between_ticks);
   EXPECT_EQ(slow_ran, kSlow);
