@@ -481,14 +481,6 @@ void EventLoop::drain_threadsafe() {
 }
 
 void EventLoop::process_io(double timeout) {
-  // A busy iteration of a loop that watches no fd of its own (only the eventfd of
-  // call_soon_threadsafe, and no driver fds): a zero-timeout poll could report nothing but that
-  // eventfd, so look at the posts directly and spare the system call. Observably the same
-  // iteration as asyncio's; it is most of a callback chain's or a task ping-pong's cost.
-  if (timeout == 0 && selector_->watched() == 1 && !foreign_fds_) {
-    if (threadsafe_->pending()) drain_threadsafe();
-    return;
-  }
   const auto& events = selector_->poll(timeout);
   for (const epoll_event& ev : events) {
     int fd = ev.data.fd;
@@ -536,7 +528,16 @@ void EventLoop::run_once(double max_block, double slice_end) {
         timeout = std::max(0.0, timers_.front().when - time());
       }
       if (max_block >= 0 && (timeout < 0 || timeout > max_block)) timeout = max_block;
-      process_io(timeout);
+      if (busy && selector_->watched() == 1 && !foreign_fds_) {
+        // A busy loop that watches no fd of its own (only call_soon_threadsafe's eventfd, and
+        // no driver fds): a zero-timeout poll could report nothing but that eventfd, so look at
+        // the posts directly and spare the system call. Observably the same iteration as
+        // asyncio's; the poll was most of a callback chain's or a task ping-pong's cost. An idle
+        // iteration still polls (and so reads the eventfd), even with a zero timeout.
+        if (threadsafe_->pending()) drain_threadsafe();
+      } else {
+        process_io(timeout);
+      }
     }
     // Timers due within the clock resolution are expired (spec item 34). The clock is read only
     // when there is a timer to compare with: a chain of call_soon would otherwise pay one
@@ -580,10 +581,11 @@ void EventLoop::run_once(double max_block, double slice_end) {
     // After every handle that has another behind it (the driver checks after the iteration): a
     // batch of slow callbacks must end the slice after one of them (DESIGN rule 4).
     if (slice_end != INFINITY && batch_remaining_ > 0) {
-      // Armed for this slice (see slice_over): one relaxed load, and the clock every 64th handle.
+      // Armed for this slice (see slice_over): one relaxed load, and the clock every 8th handle,
+      // so a late alarm thread (a loaded machine) lets at most 7 slow callbacks overrun.
       if (alarm_slice_end_ == slice_end) {
         if (slice_alarm_raised_.load(std::memory_order_relaxed)) break;
-        if ((++slice_handles_ & 63u) == 0 && coarse_time() >= slice_end) break;
+        if ((++slice_handles_ & 7u) == 0 && coarse_time() >= slice_end) break;
       } else if (slice_over(slice_end)) {
         break;
       }
@@ -603,8 +605,12 @@ bool EventLoop::slice_over(double slice_end) {
   }
   if (coarse_time() >= slice_end) return true;
   if (++slice_handles_ == kAlarmAfter) {
-    alarm_slice_end_ = slice_end;
-    detail::arm_slice_alarm(&slice_alarm_raised_, slice_end);
+    // Best effort: a loop that cannot arm it (no thread left to start) stays on the clock.
+    try {
+      detail::arm_slice_alarm(&slice_alarm_raised_, slice_end);
+      alarm_slice_end_ = slice_end;
+    } catch (const std::exception&) {
+    }
   }
   return false;
 }

@@ -38,7 +38,7 @@ class ReadyEntry {
 // ten million callbacks would otherwise move 80 MB at once, inside one Qt time slice), and it
 // touches only the memory the entries need. Segments are 4 KiB while the queue is small; once it
 // holds more than kBigAfter entries it grows by 2 MiB segments mapped as transparent huge pages,
-// because 4 KiB ones cost a page fault every 511 entries (about 2 ns a callback in the W1 batch,
+// because 4 KiB ones cost a page fault every 510 entries (about 2 ns a callback in the W1 batch,
 // docs/benchmarks.md). One emptied segment is kept for reuse, so a loop that stays small never
 // allocates.
 class ReadyQueue {
@@ -126,9 +126,15 @@ class ReadyQueue {
     tail_ = next;
     tail_pos_ = 0;
   }
+  // A burst's 2 MiB segments are given back as it drains: only one small spare, or a big one
+  // while the queue is still big, is kept. (The segment the queue empties onto stays as its head.)
   void drop_head() noexcept {
     Segment* done = std::exchange(head_, head_->next);
     head_pos_ = 0;
+    if (done->mapped && size_ < kBigAfter) {
+      Segment::release(done);
+      return;
+    }
     if (spare_) Segment::release(std::exchange(spare_, nullptr));
     spare_ = done;
   }

@@ -7,6 +7,7 @@
 #include "slice_alarm.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -91,8 +92,21 @@ void arm_slice_alarm(std::atomic<bool>* flag, double deadline) {
     s.alarms.push_back(Alarm{flag, deadline});
   }
   if (!s.thread_started) {
+    // With every signal blocked, so that no process-directed signal is ever delivered to it
+    // (signal handlers belong to the loops' threads); the creating thread's mask is restored.
+    sigset_t all, previous;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+    try {
+      std::thread(run_alarms, &s).detach();
+    } catch (...) {
+      ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+      s.alarms.erase(std::remove_if(s.alarms.begin(), s.alarms.end(), [flag](const Alarm& a) { return a.flag == flag; }),
+                     s.alarms.end());
+      throw;
+    }
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     s.thread_started = true;
-    std::thread(run_alarms, &s).detach();
   } else if (s.waiting_until == 0 || deadline < s.waiting_until) {
     s.wake.notify_one();  // it sleeps towards a later deadline (or none)
   }

@@ -12,7 +12,8 @@
 namespace qaio::detail {
 
 // Raises *flag (stores true) once loop.time() reaches `deadline`, unless re-armed or disarmed
-// first. Arming an already armed flag moves its deadline; the flag is lowered by arm().
+// first. Arming an already armed flag moves its deadline; the flag is lowered by arm(). Throws
+// (std::system_error, std::bad_alloc) if the alarm cannot be set; nothing is armed then.
 void arm_slice_alarm(std::atomic<bool>* flag, double deadline);
 // Forgets the flag (the loop that owns it is going away).
 void disarm_slice_alarm(std::atomic<bool>* flag) noexcept;

@@ -22,10 +22,13 @@ ThreadsafeQueue::~ThreadsafeQueue() {
 }
 
 void ThreadsafeQueue::wake() noexcept {
-  pending_.store(true, std::memory_order_release);
   std::uint64_t one = 1;
   // EAGAIN means the counter is saturated: the loop is awake anyway.
   [[maybe_unused]] ssize_t n = ::write(efd_, &one, sizeof one);
+  // After the write: a count left in the eventfd always comes with the flag raised, so a busy
+  // loop that drains on the flag alone never leaves the eventfd readable (a Qt notifier on the
+  // epoll fd would fire forever).
+  pending_.store(true, std::memory_order_seq_cst);
 }
 
 bool ThreadsafeQueue::push(HandleState* h) {

@@ -37,7 +37,7 @@ class ThreadsafeQueue {
   std::mutex mutex_;
   std::vector<HandleState*> items_;
   bool signalled_ = false;
-  std::atomic<bool> pending_{false};  // set before the eventfd is written, cleared by drain()
+  std::atomic<bool> pending_{false};  // raised after the eventfd is written, lowered by drain()
   bool closed_ = false;
   int efd_ = -1;
 };

@@ -114,6 +114,7 @@ QtEventLoop::QtEventLoop() {
 void QtEventLoop::detach_dispatcher() noexcept {
   if (dispatcher_) dispatcher_->detach(*this);
   dispatcher_ = nullptr;
+  foreign_fds_ = false;
 }
 
 QtEventLoop::~QtEventLoop() {

@@ -13,7 +13,9 @@
 #include <QTimer>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <thread>
@@ -492,4 +494,52 @@ TEST(QtLoop, ThreadsafeCallFromAQThreadWakesTheLoop) {
   EXPECT_EQ(ran_on, std::this_thread::get_id());
   EXPECT_GE(woke_after, 0.025);
   EXPECT_LT(woke_after, 1.0);
+}
+
+// A busy loop that watches no fd drains call_soon_threadsafe's posts on an atomic flag instead of
+// polling its eventfd. A post whose eventfd write lands after such a drain must not leave the
+// eventfd readable with nobody to read it: the Qt notifier on the epoll fd would then fire on
+// every Qt iteration and the idle application would spin. 20,000 posts from another thread race
+// a busy call_soon chain; afterwards, 200 ms of idle app must cost (almost) no CPU.
+TEST(QtLoop, ThreadsafePostsRacingABusyChainLeaveNoSpinningNotifier) {
+  qaio::qt::QtEventLoop loop;
+  std::atomic<int> posted{0};
+  int ran = 0;
+  bool chain_done = false;
+  std::function<void()> chain = [&] {
+    if (!chain_done) loop.call_soon(std::ref(chain));
+  };
+  constexpr int kPosts = 20000;
+  std::thread poster([&] {
+    for (int i = 0; i < kPosts; ++i) {
+      loop.call_soon_threadsafe([&] { ++ran; });
+      posted.fetch_add(1);
+    }
+  });
+  qaio::Future<> all_ran = loop.create_future();
+  std::function<void()> watch = [&] {
+    if (ran == kPosts) {
+      chain_done = true;
+      all_ran.set_result();
+    } else {
+      loop.call_soon(std::ref(watch));
+    }
+  };
+  loop.call_soon(std::ref(chain));
+  loop.call_soon(std::ref(watch));
+  loop.run_until_complete(all_ran);
+  poster.join();
+  ASSERT_EQ(ran, kPosts);
+  // Idle: only a 200 ms QTimer is pending. A readable eventfd nobody drains would keep the
+  // notifier firing and this thread busy for the whole 200 ms.
+  timespec before{}, after{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before);
+  QEventLoop idle;
+  QTimer::singleShot(200, &idle, &QEventLoop::quit);
+  idle.exec();
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after);
+  const double cpu_ms = (after.tv_sec - before.tv_sec) * 1e3 + (after.tv_nsec - before.tv_nsec) / 1e6;
+  std::printf("[ figures  ] idle 200 ms after the posts: %.2f ms of CPU\n", cpu_ms);
+  EXPECT_LT(cpu_ms, 50.0);
+  loop.close();
 }
