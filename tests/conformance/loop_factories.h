@@ -21,13 +21,9 @@ struct SelectorLoopFactory {
 struct QtLoopFactory {
   static std::unique_ptr<qaio::EventLoop> make() { return std::make_unique<qaio::qt::QtEventLoop>(); }
 };
-#ifdef QAIO_TEST_QT_DISPATCHER
-// qaio_conformance_qt_dispatcher: the QtEventLoop driven by qaio's own event dispatcher
-// (test_main.cpp installs it); SelectorEventLoop already ran in qaio_conformance.
-using LoopFactories = ::testing::Types<QtLoopFactory>;
-#else
+// (The CTest test qaio_conformance_qt_dispatcher runs the Qt instantiations once more with qaio's
+// own event dispatcher installed: see test_main.cpp and tests/qt/CMakeLists.txt.)
 using LoopFactories = ::testing::Types<SelectorLoopFactory, QtLoopFactory>;
-#endif
 #else
 using LoopFactories = ::testing::Types<SelectorLoopFactory>;
 #endif
