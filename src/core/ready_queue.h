@@ -14,6 +14,7 @@
 #include <new>
 #include <utility>
 
+#include "qaio/detail/slab_pool.h"
 #include "qaio/handle.h"
 
 namespace qaio::detail {
@@ -80,7 +81,7 @@ class ReadyQueue {
 
     ReadyEntry* entries() noexcept { return reinterpret_cast<ReadyEntry*>(this + 1); }
     static Segment* make(bool big) {
-      void* memory = big ? map_huge() : nullptr;
+      void* memory = big ? map_aligned_2mib(/*huge=*/true) : nullptr;
       const bool mapped = memory != nullptr;
       if (!mapped) memory = ::operator new(kSmallBytes);
       const std::size_t bytes = mapped ? kBigBytes : kSmallBytes;
@@ -95,19 +96,6 @@ class ReadyQueue {
       } else {
         ::operator delete(s);
       }
-    }
-    // 2 MiB aligned, so the kernel can back it with one huge page; nullptr if mmap fails (the
-    // queue then grows by small segments).
-    static void* map_huge() noexcept {
-      void* raw = ::mmap(nullptr, 2 * kBigBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (raw == MAP_FAILED) return nullptr;
-      const auto start = reinterpret_cast<std::uintptr_t>(raw);
-      const std::uintptr_t aligned = (start + kBigBytes - 1) & ~(kBigBytes - 1);
-      if (aligned > start) ::munmap(raw, aligned - start);
-      const std::uintptr_t end = start + 2 * kBigBytes;
-      if (end > aligned + kBigBytes) ::munmap(reinterpret_cast<void*>(aligned + kBigBytes), end - aligned - kBigBytes);
-      ::madvise(reinterpret_cast<void*>(aligned), kBigBytes, MADV_HUGEPAGE);  // a hint; fine if refused
-      return reinterpret_cast<void*>(aligned);
     }
   };
   static_assert(sizeof(Segment) == 16);

@@ -95,6 +95,23 @@ struct Block {
 };
 static_assert(sizeof(Block) <= Block::kHeader);
 
+}  // namespace
+
+void* map_aligned_2mib(bool huge) noexcept {
+  // Map twice the size and trim both ends.
+  void* raw = ::mmap(nullptr, 2 * kBlockSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto start = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = (start + kBlockSize - 1) & ~(kBlockSize - 1);
+  if (aligned > start) ::munmap(raw, aligned - start);
+  const std::uintptr_t end = start + 2 * kBlockSize;
+  if (end > aligned + kBlockSize) ::munmap(reinterpret_cast<void*>(aligned + kBlockSize), end - aligned - kBlockSize);
+  if (huge) ::madvise(reinterpret_cast<void*>(aligned), kBlockSize, MADV_HUGEPAGE);  // a hint; fine if refused
+  return reinterpret_cast<void*>(aligned);
+}
+
+namespace {
+
 Block* block_of(void* p) noexcept {
   return reinterpret_cast<Block*>(reinterpret_cast<std::uintptr_t>(p) & ~(kBlockSize - 1));
 }
@@ -102,17 +119,11 @@ Block* block_of(void* p) noexcept {
 std::atomic<std::size_t> mapped_bytes{0};
 
 Block* map_block(Pool* owner, std::uint32_t slot_size, bool huge) {
-  // Map twice the size and trim, so the block is aligned to its size: block_of() is then a mask.
-  void* raw = ::mmap(nullptr, 2 * kBlockSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) throw std::bad_alloc();
-  const auto start = reinterpret_cast<std::uintptr_t>(raw);
-  const std::uintptr_t aligned = (start + kBlockSize - 1) & ~(kBlockSize - 1);
-  if (aligned > start) ::munmap(raw, aligned - start);
-  const std::uintptr_t end = start + 2 * kBlockSize;
-  if (end > aligned + kBlockSize) ::munmap(reinterpret_cast<void*>(aligned + kBlockSize), end - aligned - kBlockSize);
-  if (huge) ::madvise(reinterpret_cast<void*>(aligned), kBlockSize, MADV_HUGEPAGE);  // a hint; fine if refused
+  // Aligned to its size: block_of() is then a mask.
+  void* memory = map_aligned_2mib(huge);
+  if (!memory) throw std::bad_alloc();
   mapped_bytes.fetch_add(kBlockSize, std::memory_order_relaxed);
-  return ::new (reinterpret_cast<void*>(aligned)) Block(owner, slot_size);
+  return ::new (memory) Block(owner, slot_size);
 }
 
 void unmap_block(Block* b) noexcept {

@@ -494,19 +494,27 @@ TEST(EventDispatcherLoop, ReaderAndQtTimersShareTheWait) {
   loop.close();
 }
 
+// Runs `loop` while another thread, 20 ms in (so the loop is blocked in its wait), calls `wake`,
+// which must make the loop stop; a 5 s timer stops a loop that never wakes instead of hanging.
+static void run_while_another_thread_wakes(QtEventLoop& loop, const std::function<void()>& wake) {
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    wake();
+  });
+  loop.call_later(5.0, [&] { loop.stop(); });
+  loop.run_forever();
+  t.join();
+}
+
 TEST(EventDispatcherLoop, ThreadsafeCallsWakeTheBlockedWait) {
   QtEventLoop loop;
   std::atomic<bool> called{false};
-  std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  run_while_another_thread_wakes(loop, [&] {
     loop.call_soon_threadsafe([&] {
       called = true;
       loop.stop();
     });
   });
-  loop.call_later(5.0, [&] { loop.stop(); });
-  loop.run_forever();
-  t.join();
   EXPECT_TRUE(called.load());
   loop.close();
 }
@@ -518,16 +526,12 @@ TEST(EventDispatcherLoop, CrossThreadQtPostWakesTheLoopsWait) {
   ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
   QObject receiver;
   std::atomic<bool> delivered{false};
-  std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  run_while_another_thread_wakes(loop, [&] {
     QMetaObject::invokeMethod(&receiver, [&] {
       delivered = true;
       loop.stop();
     }, Qt::QueuedConnection);
   });
-  loop.call_later(5.0, [&] { loop.stop(); });  // guard
-  loop.run_forever();
-  t.join();
   EXPECT_TRUE(delivered.load());
   loop.close();
 }

@@ -17,6 +17,10 @@ inline constexpr std::size_t kSlabMaxSize = 512;
 void* slab_allocate(std::size_t size);
 void slab_free(void* p, std::size_t size) noexcept;
 
+// A fresh 2 MiB mapping aligned to 2 MiB (huge: asks for a transparent huge page), or nullptr.
+// The slab pool's blocks and the ready queue's big segments; give it back with munmap.
+void* map_aligned_2mib(bool huge) noexcept;
+
 // False in AddressSanitizer builds, where every slot comes from operator new.
 bool slab_pool_enabled() noexcept;
 // Bytes currently mapped by the pools of all threads (tests, memory benchmarks).
