@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
+#include "fd_table.h"
 #include "net_transport_impl.h"
 #include "net_unix_path.h"
 #include "qaio/server.h"
@@ -16,6 +18,9 @@ namespace qaio {
 
 namespace {
 constexpr double kAcceptRetryDelay = 1.0;  // asyncio's constants.ACCEPT_RETRY_DELAY
+// A serving server makes room in the fd table for this many connections, or `backlog` if more,
+// so that a burst of them does not stall the loop while the kernel grows the table (fd_table.h).
+constexpr int kReservedConnections = 1024;
 }
 
 Server::Server(EventLoop& loop, std::vector<int> fds, ProtocolFactory factory, int backlog)
@@ -39,6 +44,7 @@ std::vector<ServerSocket> Server::sockets() const {
 void Server::start_serving_now() {
   if (serving_ || closed_) return;
   serving_ = true;
+  if (!fds_.empty()) detail::reserve_fd_table(fds_.front(), std::max(backlog_, kReservedConnections));
   for (int fd : fds_) {
     if (::listen(fd, backlog_) < 0) throw_os_error(errno, "listen()");
     loop_.add_reader(fd, [self = shared_from_this(), fd] { self->accept_ready(fd); });

@@ -1,13 +1,21 @@
 // net_stress_test.cpp: scale and fd accounting on both loops: 10,000 concurrent connections to
 // one qaio echo server, each getting its own bytes back; 10,000 connect/close cycles that leave
-// the fd count where it started.
+// the fd count where it started; a serving server's room in the fd table (FdTable tests below).
 //
 // The 10k clients run in a forked child with its own SelectorEventLoop, so that the server
 // process needs only one fd per connection (the hard RLIMIT_NOFILE here is 20,000).
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <utility>
 
 #include "net_test_util.h"
 
@@ -152,4 +160,119 @@ TYPED_TEST(NetStress, TenThousandConnectCloseCyclesKeepFdCount) {
   EXPECT_EQ(nettest::open_fd_count(), before);
   server->close();
   loop.run_until_complete(server->wait_closed());
+}
+
+namespace {
+// The number of fd slots in the calling thread's fd table (FDSize in /proc/thread-self/status).
+int fd_table_size() {
+  std::FILE* f = std::fopen("/proc/thread-self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  int size = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "FDSize: %d", &size) == 1) break;
+  std::fclose(f);
+  return size;
+}
+
+int lowest_free_fd() {
+  const int fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+  if (fd >= 0) ::close(fd);
+  return fd;
+}
+
+// Runs `body` on a thread of its own with a private copy of the fd table (unshare(CLONE_FILES)),
+// which the kernel sizes for the fds open now. The test then sees a table that has not been grown
+// by the earlier tests' 10,000 connections, and the table the rest of the process uses is left as
+// it was. The body runs its own SelectorEventLoop: what it checks is Server's, the same on both
+// loops.
+template <typename Body>
+void with_private_fd_table(Body body) {
+  int unshare_error = 0;
+  std::thread thread([&] {
+    if (::unshare(CLONE_FILES) != 0) {
+      unshare_error = errno;
+      return;
+    }
+    body();
+  });
+  thread.join();
+  ASSERT_EQ(unshare_error, 0) << "unshare(CLONE_FILES): " << std::strerror(unshare_error);
+}
+
+struct CountedProtocol : qaio::Protocol {
+  int* accepted;
+  explicit CountedProtocol(int* a) : accepted(a) {}
+  void connection_made(qaio::Transport&) override { ++*accepted; }
+};
+
+// Opens `n` loopback connections to `port` and waits until the server has accepted all of them.
+qaio::Coro<std::vector<std::shared_ptr<qaio::Transport>>> open_connections(qaio::EventLoop& loop,
+                                                                           std::uint16_t port, int n,
+                                                                           const int* accepted) {
+  std::vector<std::shared_ptr<qaio::Transport>> clients;
+  for (int i = 0; i < n; ++i) {
+    qaio::ProtocolFactory factory = [] { return std::make_shared<qaio::Protocol>(); };
+    auto [tr, proto] = co_await loop.create_connection(std::move(factory), "127.0.0.1", port);
+    clients.push_back(tr);
+  }
+  co_await nettest::wait_until([accepted, n] { return *accepted == n; }, 30);
+  co_return clients;
+}
+
+// Serves on a new listener with `backlog`, records the table size once serving, then has
+// `connections` clients connect and be accepted. Returns {table size serving, table size after}.
+std::pair<int, int> serve_burst(int backlog, int connections) {
+  qaio::SelectorEventLoop loop;
+  int accepted = 0;
+  auto server = loop.run_until_complete(loop.create_server(
+      [&accepted] { return std::make_shared<CountedProtocol>(&accepted); }, "127.0.0.1", 0, {.backlog = backlog}));
+  const int serving = fd_table_size();
+  auto clients = loop.run_until_complete(open_connections(loop, server->sockets().at(0).port(), connections, &accepted));
+  EXPECT_EQ(accepted, connections);
+  const int after = fd_table_size();
+  for (auto& c : clients) c->close();
+  server->close();
+  loop.run_until_complete(server->wait_closed());
+  loop.close();
+  return {serving, after};
+}
+}  // namespace
+
+// A server that starts serving makes room in the fd table for `backlog` connections (at least
+// 1,024), so that Linux does not grow the table while a burst is being accepted: in a threaded
+// process each growth waits for an RCU grace period, 10-30 ms here, on the loop thread (a lost Qt
+// frame per doubling; see src/core/fd_table.h). Shown through the kernel's own figure, FDSize.
+TEST(FdTable, ServingServerMakesRoomForItsBacklog) {
+  raise_nofile();
+  with_private_fd_table([] {
+    const int table_before = fd_table_size();
+    ASSERT_GT(table_before, 0) << "no FDSize in /proc/thread-self/status";
+    const int lowest_free = lowest_free_fd();
+    const int backlog = table_before + 1000;  // more than the table holds now
+    // The listener takes `lowest_free`; the room starts above it. 400 connections take 800 fds of
+    // this process (both ends): all inside that room.
+    auto [serving, after] = serve_burst(backlog, 400);
+    EXPECT_GE(serving, lowest_free + backlog) << "the table was not grown for the backlog";
+    EXPECT_EQ(after, serving) << "the table grew while the connections were accepted";
+  });
+}
+
+// The room is capped by RLIMIT_NOFILE: fd numbers past the soft limit can never be used, so a
+// huge backlog under a low limit leaves the table as it is, and the server still serves.
+TEST(FdTable, RoomStopsAtTheSoftLimit) {
+  with_private_fd_table([] {
+    rlimit saved{};
+    ::getrlimit(RLIMIT_NOFILE, &saved);
+    const int table_before = fd_table_size();
+    ASSERT_GT(table_before, 0) << "no FDSize in /proc/thread-self/status";
+    rlimit tight = saved;
+    tight.rlim_cur = std::min<rlim_t>(saved.rlim_max, static_cast<rlim_t>(table_before));
+    ASSERT_GT(tight.rlim_cur, static_cast<rlim_t>(lowest_free_fd() + 16)) << "too many fds open for this test";
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+    auto [serving, after] = serve_burst(100000, 3);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    EXPECT_EQ(serving, table_before) << "the table grew past what the soft limit allows";
+    EXPECT_EQ(after, table_before);
+  });
 }
