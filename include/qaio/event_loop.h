@@ -398,6 +398,9 @@ class EventLoop {
   bool batch_pending() const noexcept { return batch_remaining_ > 0; }
   bool stopping() const noexcept { return stopping_; }
   int selector_fd() const noexcept;
+  // The epoll set itself, for a driver that waits for the loop's fds inside another library's wait
+  // (Selector::wait_and_keep; the glib poll hook, src/qt/glib_poll.h).
+  detail::Selector& selector() noexcept { return *selector_; }
 
   // Driver hooks. on_ready_added() is called when the ready deque goes from empty to non-empty
   // while wants_ready_notifications is set; on_timer_scheduled(when) when a timer becomes the

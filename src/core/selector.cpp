@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "qaio/errors.h"
 
@@ -29,6 +30,7 @@ void Selector::close() noexcept {
 }
 
 void Selector::set(int fd, std::uint32_t current, std::uint32_t events) {
+  kept_ = 0;
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
@@ -55,7 +57,36 @@ void Selector::set(int fd, std::uint32_t current, std::uint32_t events) {
   throw_os_error(err, "cannot watch fd " + std::to_string(fd));
 }
 
+void Selector::add_driver_fd(int fd, int tag, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = tag;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) throw_os_error(errno, "cannot watch a driver's fd");
+}
+
+void Selector::remove_driver_fd(int fd) noexcept {
+  epoll_event ev{};
+  ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
+}
+
+int Selector::wait_and_keep(int timeout_ms, int tag, bool& tag_ready) {
+  kept_ = 0;
+  tag_ready = false;
+  const int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
+  if (n <= 0) return n;
+  kept_ = n;
+  int loop_events = n;
+  for (int i = 0; i < n; ++i) {
+    if (events_[static_cast<std::size_t>(i)].data.fd == tag) {
+      tag_ready = true;
+      --loop_events;
+    }
+  }
+  return loop_events;
+}
+
 const std::vector<epoll_event>& Selector::poll(double timeout) {
+  if (kept_ > 0) return take_events(std::exchange(kept_, 0));
   int ms = -1;
   if (timeout >= 0) {
     // Round up like asyncio's selectors, so a timer is never polled for 0 ms and then found
@@ -67,11 +98,15 @@ const std::vector<epoll_event>& Selector::poll(double timeout) {
   do {
     n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), ms);
   } while (n < 0 && errno == EINTR && ms == 0);
-  ready_.clear();
   if (n < 0) {
+    ready_.clear();
     if (errno == EINTR) return ready_;  // a signal: report nothing, the loop iterates again
     throw_os_error(errno, "epoll_wait");
   }
+  return take_events(n);
+}
+
+const std::vector<epoll_event>& Selector::take_events(int n) {
   ready_.assign(events_.begin(), events_.begin() + n);
   // Hook for the Qt dispatcher (selector.h): its tagged fd is the only one with data.fd < 0.
   for (int i = 0; i < n; ++i)

@@ -11,6 +11,9 @@
 #include <QObject>
 #include <QSocketNotifier>
 #include <QTimer>
+#include <memory>
+
+#include "glib_poll.h"
 
 namespace qaio::qt {
 class QtEventLoop;
@@ -41,6 +44,7 @@ class Driver : public QObject {
 
   EpollNotifier notifier;
   QTimer timer;
+  std::unique_ptr<GlibPollHook> glib_hook;  // null unless Qt's dispatcher is glib's
 
  protected:
   bool event(QEvent* e) override;

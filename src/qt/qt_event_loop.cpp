@@ -62,9 +62,12 @@ Driver::Driver(QtEventLoop& loop, int epoll_fd) : notifier(loop, epoll_fd), loop
     QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, nested_check);
     QObject::connect(dispatcher, &QAbstractEventDispatcher::awake, this, nested_check);
   }
+  // Under glib's dispatcher: one wait per I/O wakeup (glib_poll.h).
+  glib_hook = GlibPollHook::install(loop, epoll_fd);
 }
 
 Driver::~Driver() {
+  glib_hook.reset();  // before the notifier goes: the hook looks for the notifier's fd
   // The members are destroyed before QObject's destructor would delete children: unparent them
   // first so nothing is deleted twice.
   notifier.setEnabled(false);

@@ -41,6 +41,7 @@ class EventDispatcher;
 
 namespace detail {
 class Driver;
+class GlibPollHook;
 class EpollNotifier;
 }
 
@@ -76,6 +77,7 @@ class QtEventLoop : public EventLoop {
 
  private:
   friend class detail::Driver;
+  friend class detail::GlibPollHook;
   friend class detail::EpollNotifier;
   friend class EventDispatcher;
   // One dispatch: run_once() slices until the slice ends. first_block: how long the first

@@ -1,0 +1,182 @@
+// glib_poll_test.cpp: the glib poll hook (src/qt/glib_poll.h). Under Qt's glib dispatcher a
+// QtEventLoop waits for its own fds and glib's in one epoll_wait; these tests pin down what that
+// must not break for the rest of the application: a socket notifier whose fd number was closed and
+// reused within one Qt iteration still fires (an epoll set would have forgotten it), a notifier
+// on a regular file (which epoll cannot watch) still fires, and qaio's I/O keeps flowing beside
+// both. They run on the test application's own dispatcher, which must be glib's.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <QAbstractEventDispatcher>
+#include <QEventLoop>
+#include <QSocketNotifier>
+#include <QTimer>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "qaio/qt.h"
+
+using qaio::qt::QtEventLoop;
+
+namespace {
+
+using PollFunction = void*;
+
+// Whether this thread's glib context polls through something other than glib's g_poll: the hook.
+bool glib_poll_is_hooked() {
+  auto context_default = reinterpret_cast<void* (*)()>(::dlsym(RTLD_DEFAULT, "g_main_context_default"));
+  auto get_poll_func = reinterpret_cast<PollFunction (*)(void*)>(::dlsym(RTLD_DEFAULT, "g_main_context_get_poll_func"));
+  void* g_poll = ::dlsym(RTLD_DEFAULT, "g_poll");
+  if (!context_default || !get_poll_func || !g_poll) return false;
+  return get_poll_func(context_default()) != g_poll;
+}
+
+void assert_glib_dispatcher() {
+  QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance();
+  ASSERT_NE(dispatcher, nullptr);
+  ASSERT_TRUE(dispatcher->inherits("QEventDispatcherGlib"))
+      << "these tests need Qt's glib dispatcher (Debian's Qt has it; QT_NO_GLIB must be unset)";
+}
+
+struct SocketPair {
+  int fd[2] = {-1, -1};
+  SocketPair() { EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd), 0); }
+  ~SocketPair() { close(); }
+  void close() {
+    for (int& f : fd)
+      if (f >= 0) ::close(std::exchange(f, -1));
+  }
+};
+
+// Runs `q` until it quits or 3 s pass; false on the timeout.
+bool spin(QEventLoop& q) {
+  bool timed_out = false;
+  QTimer guard;
+  guard.setSingleShot(true);
+  QObject::connect(&guard, &QTimer::timeout, &q, [&] {
+    timed_out = true;
+    q.quit();
+  });
+  guard.start(3000);
+  q.exec();
+  return !timed_out;
+}
+
+}  // namespace
+
+TEST(GlibPollHook, IsInstalledWhileAQtEventLoopLivesAndRemovedAfter) {
+  assert_glib_dispatcher();
+  {
+    QtEventLoop loop;
+    EXPECT_TRUE(glib_poll_is_hooked());
+    loop.close();
+  }
+  EXPECT_FALSE(glib_poll_is_hooked()) << "the hook outlived its loop";
+}
+
+// A Qt socket notifier is replaced, within one Qt iteration, by one on a new socket that got the
+// same fd number: glib's poll list looks exactly as before, but the file is another. The new
+// notifier must fire, and qaio's own reader must keep getting its data.
+TEST(GlibPollHook, NotifierOnAReusedFdNumberStillFires) {
+  assert_glib_dispatcher();
+  QtEventLoop loop;
+  ASSERT_TRUE(glib_poll_is_hooked());
+  SocketPair qaio_side;
+  std::string qaio_got;
+  loop.add_reader(qaio_side.fd[0], [&] {
+    char buf[64];
+    const ssize_t n = ::recv(qaio_side.fd[0], buf, sizeof buf, 0);
+    if (n > 0) qaio_got.append(buf, static_cast<std::size_t>(n));
+  });
+
+  auto first = std::make_unique<SocketPair>();
+  const int number = first->fd[0];
+  auto notifier = std::make_unique<QSocketNotifier>(number, QSocketNotifier::Read);
+  QEventLoop q;
+  int first_fired = 0, second_fired = 0;
+  QObject::connect(notifier.get(), &QSocketNotifier::activated, [&] {
+    ++first_fired;
+    char buf[64];
+    (void)::recv(number, buf, sizeof buf, 0);
+    q.quit();
+  });
+  ASSERT_EQ(::send(first->fd[1], "x", 1, 0), 1);
+  ASSERT_TRUE(spin(q)) << "the first notifier never fired";
+  ASSERT_EQ(first_fired, 1);
+
+  // One Qt iteration: the notifier and its socket go, a new socket takes the number, and a new
+  // notifier watches it.
+  std::unique_ptr<SocketPair> second;
+  std::unique_ptr<QSocketNotifier> replacement;
+  QTimer::singleShot(0, [&] {
+    notifier.reset();
+    first.reset();
+    second = std::make_unique<SocketPair>();
+    // socketpair() takes the two lowest free numbers; make sure the watched end has the old one.
+    if (second->fd[1] == number) std::swap(second->fd[0], second->fd[1]);
+    ASSERT_EQ(second->fd[0], number) << "the new socket did not reuse the number";
+    replacement = std::make_unique<QSocketNotifier>(number, QSocketNotifier::Read);
+    QObject::connect(replacement.get(), &QSocketNotifier::activated, [&] {
+      ++second_fired;
+      char buf[64];
+      (void)::recv(number, buf, sizeof buf, 0);
+      q.quit();
+    });
+  });
+  // The peer writes later, once the Qt loop has waited a few times with the new list: a write in
+  // the same iteration would be seen anyway, since glib wakes itself when its poll list changes.
+  QTimer::singleShot(100, [&] {
+    ASSERT_EQ(::send(second->fd[1], "y", 1, 0), 1);
+    ASSERT_EQ(::send(qaio_side.fd[1], "qaio", 4, 0), 4);
+  });
+  EXPECT_TRUE(spin(q)) << "the notifier on the reused fd number never fired";
+  EXPECT_EQ(second_fired, 1);
+  // qaio's reader ran in the same spin or runs now.
+  QEventLoop settle;
+  QTimer::singleShot(50, &settle, &QEventLoop::quit);
+  settle.exec();
+  EXPECT_EQ(qaio_got, "qaio");
+  replacement.reset();
+  loop.remove_reader(qaio_side.fd[0]);
+  loop.close();
+}
+
+// epoll cannot watch a regular file: while a Qt notifier watches one, the hook leaves the wait to
+// glib's own poll, and both that notifier and qaio's reader are served.
+TEST(GlibPollHook, NotifierOnARegularFileIsServedByGlibsOwnPoll) {
+  assert_glib_dispatcher();
+  QtEventLoop loop;
+  ASSERT_TRUE(glib_poll_is_hooked());
+  char path[] = "/tmp/qaio-glib-poll-XXXXXX";
+  const int file = ::mkstemp(path);
+  ASSERT_GE(file, 0);
+  ::unlink(path);
+  QSocketNotifier notifier(file, QSocketNotifier::Read);
+  int file_fired = 0;
+  QObject::connect(&notifier, &QSocketNotifier::activated, [&] {
+    // A regular file is always readable: count once and stop watching.
+    ++file_fired;
+    notifier.setEnabled(false);
+  });
+  SocketPair qaio_side;
+  QEventLoop q;
+  std::string qaio_got;
+  loop.add_reader(qaio_side.fd[0], [&] {
+    char buf[64];
+    const ssize_t n = ::recv(qaio_side.fd[0], buf, sizeof buf, 0);
+    if (n > 0) qaio_got.append(buf, static_cast<std::size_t>(n));
+    if (qaio_got == "qaio") q.quit();
+  });
+  QTimer::singleShot(20, [&] { ASSERT_EQ(::send(qaio_side.fd[1], "qaio", 4, 0), 4); });
+  EXPECT_TRUE(spin(q)) << "qaio's reader was not served";
+  EXPECT_EQ(qaio_got, "qaio");
+  EXPECT_EQ(file_fired, 1);
+  loop.remove_reader(qaio_side.fd[0]);
+  loop.close();
+  ::close(file);
+}
