@@ -410,9 +410,6 @@ class EventLoop {
   virtual void on_stop() {}
   virtual void on_close() {}
   bool wants_ready_notifications = false;
-  // Set by a driver that adds fds of its own to selector_fd() (the Qt dispatcher): a busy
-  // iteration must then poll even when the loop watches no fd itself.
-  bool foreign_fds_ = false;
 
   // RAII for a driver's run_forever(): checks the preconditions, marks the loop running in this
   // thread, and on exit clears the running state and the stop request.

@@ -528,7 +528,7 @@ void EventLoop::run_once(double max_block, double slice_end) {
         timeout = std::max(0.0, timers_.front().when - time());
       }
       if (max_block >= 0 && (timeout < 0 || timeout > max_block)) timeout = max_block;
-      if (busy && selector_->watched() == 1 && !foreign_fds_) {
+      if (busy && selector_->busy_poll_skippable()) {
         // A busy loop that watches no fd of its own (only call_soon_threadsafe's eventfd, and
         // no driver fds): a zero-timeout poll could report nothing but that eventfd, so look at
         // the posts directly and spare the system call. Observably the same iteration as

@@ -4,16 +4,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "qaio/errors.h"
 
 namespace qaio::detail {
-
-thread_local bool foreign_fd_ready = false;
 
 Selector::Selector() : events_(256) {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -57,16 +57,31 @@ void Selector::set(int fd, std::uint32_t current, std::uint32_t events) {
   throw_os_error(err, "cannot watch fd " + std::to_string(fd));
 }
 
-void Selector::add_driver_fd(int fd, int tag, std::uint32_t events) {
+void Selector::add_driver_fd(int fd, int tag, std::uint32_t events, bool poll_when_busy) {
+  if (tag >= 0 || tag < -32) throw std::invalid_argument("a driver fd's tag must be in [-32, -1]");
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = tag;
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) throw_os_error(errno, "cannot watch a driver's fd");
+  driver_fds_.push_back({fd, poll_when_busy});
+  if (poll_when_busy) ++busy_polled_driver_fds_;
 }
 
 void Selector::remove_driver_fd(int fd) noexcept {
+  const auto at =
+      std::find_if(driver_fds_.begin(), driver_fds_.end(), [fd](const DriverFd& d) { return d.fd == fd; });
+  if (at == driver_fds_.end()) return;
+  if (at->poll_when_busy) --busy_polled_driver_fds_;
+  driver_fds_.erase(at);
   epoll_event ev{};
   ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
+}
+
+bool Selector::take_tag_seen(int tag) noexcept {
+  const std::uint32_t bit = std::uint32_t{1} << (-tag - 1);
+  const bool seen = (tags_seen_ & bit) != 0;
+  tags_seen_ &= ~bit;
+  return seen;
 }
 
 int Selector::wait_and_keep(int timeout_ms, int tag, bool& tag_ready) {
@@ -108,9 +123,11 @@ const std::vector<epoll_event>& Selector::poll(double timeout) {
 
 const std::vector<epoll_event>& Selector::take_events(int n) {
   ready_.assign(events_.begin(), events_.begin() + n);
-  // Hook for the Qt dispatcher (selector.h): its tagged fd is the only one with data.fd < 0.
-  for (int i = 0; i < n; ++i)
-    if (events_[static_cast<std::size_t>(i)].data.fd < 0) foreign_fd_ready = true;
+  // Drivers' fds (add_driver_fd) are the only ones with data.fd < 0.
+  for (int i = 0; i < n; ++i) {
+    const int fd = events_[static_cast<std::size_t>(i)].data.fd;
+    if (fd < 0 && fd >= -32) tags_seen_ |= std::uint32_t{1} << (-fd - 1);
+  }
   if (static_cast<std::size_t>(n) == events_.size()) events_.resize(events_.size() * 2);
   return ready_;
 }

@@ -19,13 +19,6 @@ struct FdEntry {
   std::uint32_t registered = 0;   // epoll events currently registered (0: not in the set)
 };
 
-// ---- hook for qaio::qt::EventDispatcher (src/qt/event_dispatcher.cpp) ----------------------
-// A driver may add an fd of its own to a loop's epoll set with a negative data.fd: process_io()
-// ignores such events (they are not in the fd table), and poll() sets this flag of the polling
-// thread when one is reported. The Qt dispatcher that blocks in a QtEventLoop's run_once() thus
-// learns that its own fds are ready without a second epoll_wait. Nothing else reads or sets it.
-extern thread_local bool foreign_fd_ready;
-// ---- end of hook ----------------------------------------------------------------------------
 
 class Selector {
  public:
@@ -35,25 +28,32 @@ class Selector {
   Selector& operator=(const Selector&) = delete;
 
   int epoll_fd() const noexcept { return epfd_; }
-  // How many fds set() has in the epoll set (fds added behind its back, like the Qt
-  // dispatcher's, are not counted).
+  // How many fds set() has in the epoll set (drivers' fds are not counted).
   std::size_t watched() const noexcept { return watched_; }
+  // Whether a busy iteration may skip its zero-timeout poll: the set holds only the threadsafe
+  // eventfd (which the loop checks through a flag instead) and no driver fd that must be polled.
+  bool busy_poll_skippable() const noexcept { return watched_ == 1 && busy_polled_driver_fds_ == 0; }
   // Makes fd's registration `events` (0 removes it). Throws OSError on failure.
   void set(int fd, std::uint32_t current, std::uint32_t events);
   // Waits up to timeout seconds (negative: forever); returns the events gathered. Events kept by
   // wait_and_keep() are returned instead, without asking the kernel again.
   const std::vector<epoll_event>& poll(double timeout);
 
-  // For a driver that waits for the loop's fds inside another library's wait (the glib poll hook,
-  // src/qt/glib_poll.h): an fd of the driver's own in the set, reported with data.fd = tag (< 0,
-  // which process_io() skips) and not counted in watched(); and a wait whose events are kept for
-  // the next poll(), so an I/O wakeup costs one epoll_wait instead of two. wait_and_keep() returns
-  // how many of the loop's events arrived (the driver's fd not counted), or -1 with errno set;
-  // `tag_ready` says whether the driver's fd was among them. Any set() drops kept events: one could
-  // name an fd whose registration changed, and level-triggered epoll reports again what is still
-  // ready.
-  void add_driver_fd(int fd, int tag, std::uint32_t events);
+  // ---- for drivers (src/qt): their own fds in the set, and waiting elsewhere ----
+  // A driver's fd in the set, reported with data.fd = tag (-32 <= tag < 0; process_io() skips it)
+  // and not counted in watched(). `poll_when_busy`: busy iterations must poll for it (qaio's Qt
+  // dispatcher, which blocks in the loop's poll and has Qt's timers and notifiers behind its fd).
+  // Throws OSError.
+  void add_driver_fd(int fd, int tag, std::uint32_t events, bool poll_when_busy);
   void remove_driver_fd(int fd) noexcept;
+  // Whether a poll since the last call reported the driver fd with `tag`; clears the answer.
+  bool take_tag_seen(int tag) noexcept;
+  // For a driver that waits for the loop's fds inside another library's wait (the glib poll hook,
+  // src/qt/glib_poll.h): a wait whose events are kept for the next poll(), so an I/O wakeup costs
+  // one epoll_wait instead of two. Returns how many of the loop's events arrived (the driver fd
+  // with `tag` not counted), or -1 with errno set; `tag_ready` says whether that fd was among them.
+  // Any set() drops kept events: one could name an fd whose registration changed, and
+  // level-triggered epoll reports again what is still ready.
   int wait_and_keep(int timeout_ms, int tag, bool& tag_ready);
   void close() noexcept;
 
@@ -66,6 +66,13 @@ class Selector {
   std::vector<epoll_event> events_;
   std::vector<epoll_event> ready_;
   int kept_ = 0;  // events_[0, kept_) arrived in wait_and_keep() and were not polled yet
+  struct DriverFd {
+    int fd;
+    bool poll_when_busy;
+  };
+  std::vector<DriverFd> driver_fds_;
+  std::size_t busy_polled_driver_fds_ = 0;
+  std::uint32_t tags_seen_ = 0;  // bit -tag-1: that driver fd was reported since take_tag_seen()
 };
 
 }  // namespace qaio::detail

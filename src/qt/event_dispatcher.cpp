@@ -7,7 +7,7 @@
 //   3. the wait, bounded by the earliest Qt timer:
 //      - with an attached QtEventLoop, the loop's dispatch (QtEventLoop::dispatch_from_dispatcher):
 //        its run_once() blocks in the loop's epoll_wait, where this dispatcher's own epoll fd sits
-//        with a negative data.fd (the core skips it and raises detail::foreign_fd_ready). An I/O
+//        as a driver fd (Selector::add_driver_fd: the core skips it and notes that it was seen). An I/O
 //        wakeup of the loop is then exactly one epoll_wait, as in SelectorEventLoop;
 //      - otherwise (no loop, the loop deferred or quitting) an epoll_wait on the dispatcher's own set;
 //   4. if the dispatcher's own set is ready: the eventfd is drained and socket notifiers activated;
@@ -33,6 +33,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
@@ -51,9 +52,9 @@ std::int64_t now_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// What the dispatcher's fd is tagged with in a loop's epoll set: data.fd == -1, which the core's
-// process_io() skips and Selector::poll() reports through foreign_fd_ready.
-constexpr std::uint64_t kForeignTag = ~std::uint64_t{0};
+// What the dispatcher's fd is tagged with in a loop's epoll set (Selector::add_driver_fd): the
+// core's process_io() skips it, and Selector::take_tag_seen() tells whether a poll reported it.
+constexpr int kDispatcherTag = -1;
 
 }  // namespace
 
@@ -96,7 +97,6 @@ struct DispatcherState {
   std::vector<QtTimer*> timer_queue;  // by deadline, earliest first
 
   QtEventLoop* loop = nullptr;  // the attached loop
-  int loop_epfd = -1;
   int gui_check = -1;  // -1: not checked yet, 0: fine
   std::vector<epoll_event> events = std::vector<epoll_event>(64);
 
@@ -317,23 +317,22 @@ void EventDispatcher::disconnectNotify(const QMetaMethod& signal) {
 
 // ---- the QtEventLoop ------------------------------------------------------------------------
 
-bool EventDispatcher::attach(QtEventLoop& loop, int loop_epoll_fd) {
+bool EventDispatcher::attach(QtEventLoop& loop) {
   if (d_->loop) return false;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = detail::kForeignTag;
-  if (::epoll_ctl(loop_epoll_fd, EPOLL_CTL_ADD, d_->epfd, &ev) < 0) return false;
+  try {
+    // Busy iterations must poll it too: Qt's timers and notifiers are behind it.
+    loop.selector().add_driver_fd(d_->epfd, detail::kDispatcherTag, EPOLLIN, /*poll_when_busy=*/true);
+  } catch (const std::exception&) {
+    return false;
+  }
   d_->loop = &loop;
-  d_->loop_epfd = loop_epoll_fd;
   return true;
 }
 
 void EventDispatcher::detach(QtEventLoop& loop) noexcept {
   if (d_->loop != &loop) return;
-  epoll_event ev{};
-  ::epoll_ctl(d_->loop_epfd, EPOLL_CTL_DEL, d_->epfd, &ev);
+  loop.selector().remove_driver_fd(d_->epfd);
   d_->loop = nullptr;
-  d_->loop_epfd = -1;
 }
 
 // ---- processEvents ------------------------------------------------------------------------------
@@ -395,14 +394,14 @@ bool EventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags) {
   QtEventLoop* loop = d.loop;
   if (loop && include_notifiers) {
     // The loop's epoll set holds ours: block there. Its dispatch runs the loop's slice too.
-    bool& foreign_ready = qaio::detail::foreign_fd_ready;  // one TLS lookup, not two
-    foreign_ready = false;
+    qaio::detail::Selector& selector = loop->selector();
+    selector.take_tag_seen(detail::kDispatcherTag);  // forget what earlier dispatches saw
     // Seconds, a little under the whole milliseconds so the selector's rounding up gives them back.
     const double block = timeout_ms < 0 ? -1.0 : timeout_ms == 0 ? 0.0 : (timeout_ms - 0.25) / 1000.0;
     if (loop->dispatch_from_dispatcher(block)) {
       // Our set needs a look only if the loop's poll reported it, or if the loop is still busy
       // (its next slice might not poll before running the rest of a batch).
-      own_ready = foreign_ready || loop->ready_count() > 0;
+      own_ready = selector.take_tag_seen(detail::kDispatcherTag) || loop->ready_count() > 0;
       timeout_ms = 0;
       ++handled;
     }

@@ -86,7 +86,8 @@ GlibPollHook::GlibPollHook(QtEventLoop& loop, int loop_epoll_fd, void* context, 
   glib_epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (glib_epfd_ < 0) return;
   try {
-    loop_.selector().add_driver_fd(glib_epfd_, kGlibTag, EPOLLIN);
+    // Busy iterations need not poll it: glib polls its fds itself between dispatches.
+    loop_.selector().add_driver_fd(glib_epfd_, kGlibTag, EPOLLIN, /*poll_when_busy=*/false);
   } catch (...) {
     ::close(glib_epfd_);
     glib_epfd_ = -1;

@@ -104,9 +104,8 @@ QtEventLoop::QtEventLoop() {
   // the loop needs no notifier, no timer, no posted event and no ready notifications. It drives one
   // loop per thread; a second loop takes the ordinary path (which that dispatcher supports too).
   if (auto* own = dynamic_cast<EventDispatcher*>(QAbstractEventDispatcher::instance())) {
-    if (own->attach(*this, selector_fd())) {
+    if (own->attach(*this)) {
       dispatcher_ = own;
-      foreign_fds_ = true;  // its epoll fd is in our set: busy iterations must poll it
       return;
     }
   }
@@ -117,7 +116,6 @@ QtEventLoop::QtEventLoop() {
 void QtEventLoop::detach_dispatcher() noexcept {
   if (dispatcher_) dispatcher_->detach(*this);
   dispatcher_ = nullptr;
-  foreign_fds_ = false;
 }
 
 QtEventLoop::~QtEventLoop() {

@@ -76,7 +76,7 @@ class EventDispatcher : public QAbstractEventDispatcher {
   friend class QtEventLoop;
   // Called by a QtEventLoop of this thread: true if it is now driven directly (its epoll set got
   // the dispatcher's tagged fd), false if another loop already is.
-  bool attach(QtEventLoop& loop, int loop_epoll_fd);
+  bool attach(QtEventLoop& loop);
   void detach(QtEventLoop& loop) noexcept;
 
   std::unique_ptr<detail::DispatcherState> d_;
