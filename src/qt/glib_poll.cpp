@@ -133,6 +133,11 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
     }
   }
   const auto same = [](const Watched& a, const Watched& b) { return a.fd == b.fd && a.events == b.events; };
+  // The list that could not be watched last time (a regular file in it): glib's poll again, without
+  // trying every fd once more.
+  if (!refused_.empty() && std::equal(wanted_.begin(), wanted_.end(), refused_.begin(), refused_.end(), same))
+    return false;
+  refused_.clear();
   if (std::equal(wanted_.begin(), wanted_.end(), watched_.begin(), watched_.end(), same)) {
     // The same fds as last time. Re-adding each tells whether its number still names the file
     // the set watches (EEXIST), or was closed and reused, which ADD then registers (glib_poll.h).
@@ -149,7 +154,10 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
     epoll_event ev{};
     ev.events = w.events;
     ev.data.fd = w.fd;
-    if (::epoll_ctl(glib_epfd_, EPOLL_CTL_ADD, w.fd, &ev) < 0) return false;  // EPERM: a regular file
+    if (::epoll_ctl(glib_epfd_, EPOLL_CTL_ADD, w.fd, &ev) < 0) {  // EPERM: a regular file
+      refused_ = wanted_;
+      return false;
+    }
     watched_.push_back(w);
   }
   return true;

@@ -69,6 +69,7 @@ class GlibPollHook {
   };
   std::vector<Watched> watched_;  // what glib_epfd_ holds, one entry per fd
   std::vector<Watched> wanted_;   // sync()'s scratch: what glib asks for this time
+  std::vector<Watched> refused_;  // a list epoll could not watch: left to glib's poll while it lasts
 };
 
 }  // namespace qaio::qt::detail
