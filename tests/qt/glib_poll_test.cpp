@@ -20,6 +20,7 @@
 #include <string>
 
 #include "qaio/qt.h"
+#include "test_objects.h"
 
 using qaio::qt::QtEventLoop;
 
@@ -53,18 +54,15 @@ struct SocketPair {
   }
 };
 
-// Runs `q` until it quits or 3 s pass; false on the timeout.
-bool spin(QEventLoop& q) {
-  bool timed_out = false;
-  QTimer guard;
-  guard.setSingleShot(true);
-  QObject::connect(&guard, &QTimer::timeout, &q, [&] {
-    timed_out = true;
-    q.quit();
+// Makes `got` collect what arrives on fd, through a qaio reader; quits `done` (if any) once
+// `expect` has arrived.
+void collect(QtEventLoop& loop, int fd, std::string& got, const std::string& expect = "", QEventLoop* done = nullptr) {
+  loop.add_reader(fd, [fd, &got, expect, done] {
+    char buf[64];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+    if (done && got == expect) done->quit();
   });
-  guard.start(3000);
-  q.exec();
-  return !timed_out;
 }
 
 }  // namespace
@@ -88,11 +86,7 @@ TEST(GlibPollHook, NotifierOnAReusedFdNumberStillFires) {
   ASSERT_TRUE(glib_poll_is_hooked());
   SocketPair qaio_side;
   std::string qaio_got;
-  loop.add_reader(qaio_side.fd[0], [&] {
-    char buf[64];
-    const ssize_t n = ::recv(qaio_side.fd[0], buf, sizeof buf, 0);
-    if (n > 0) qaio_got.append(buf, static_cast<std::size_t>(n));
-  });
+  collect(loop, qaio_side.fd[0], qaio_got);
 
   auto first = std::make_unique<SocketPair>();
   const int number = first->fd[0];
@@ -106,7 +100,7 @@ TEST(GlibPollHook, NotifierOnAReusedFdNumberStillFires) {
     q.quit();
   });
   ASSERT_EQ(::send(first->fd[1], "x", 1, 0), 1);
-  ASSERT_TRUE(spin(q)) << "the first notifier never fired";
+  ASSERT_TRUE(spin_foreign(q, 3000)) << "the first notifier never fired";
   ASSERT_EQ(first_fired, 1);
 
   // One Qt iteration: the notifier and its socket go, a new socket takes the number, and a new
@@ -134,7 +128,7 @@ TEST(GlibPollHook, NotifierOnAReusedFdNumberStillFires) {
     ASSERT_EQ(::send(second->fd[1], "y", 1, 0), 1);
     ASSERT_EQ(::send(qaio_side.fd[1], "qaio", 4, 0), 4);
   });
-  EXPECT_TRUE(spin(q)) << "the notifier on the reused fd number never fired";
+  EXPECT_TRUE(spin_foreign(q, 3000)) << "the notifier on the reused fd number never fired";
   EXPECT_EQ(second_fired, 1);
   // qaio's reader ran in the same spin or runs now.
   QEventLoop settle;
@@ -166,14 +160,9 @@ TEST(GlibPollHook, NotifierOnARegularFileIsServedByGlibsOwnPoll) {
   SocketPair qaio_side;
   QEventLoop q;
   std::string qaio_got;
-  loop.add_reader(qaio_side.fd[0], [&] {
-    char buf[64];
-    const ssize_t n = ::recv(qaio_side.fd[0], buf, sizeof buf, 0);
-    if (n > 0) qaio_got.append(buf, static_cast<std::size_t>(n));
-    if (qaio_got == "qaio") q.quit();
-  });
+  collect(loop, qaio_side.fd[0], qaio_got, "qaio", &q);
   QTimer::singleShot(20, [&] { ASSERT_EQ(::send(qaio_side.fd[1], "qaio", 4, 0), 4); });
-  EXPECT_TRUE(spin(q)) << "qaio's reader was not served";
+  EXPECT_TRUE(spin_foreign(q, 3000)) << "qaio's reader was not served";
   EXPECT_EQ(qaio_got, "qaio");
   EXPECT_EQ(file_fired, 1);
   loop.remove_reader(qaio_side.fd[0]);

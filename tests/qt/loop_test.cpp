@@ -28,20 +28,6 @@ using qaio::qt::QtEventLoop;
 
 namespace {
 
-// Spins a plain QEventLoop (a stand-in for app.exec()) until quit or `limit_ms`.
-bool spin_foreign(QEventLoop& q, int limit_ms = 5000) {
-  bool timed_out = false;
-  QTimer guard;
-  guard.setSingleShot(true);
-  QObject::connect(&guard, &QTimer::timeout, &q, [&] {
-    timed_out = true;
-    q.quit();
-  });
-  guard.start(limit_ms);
-  q.exec();
-  return !timed_out;
-}
-
 qaio::Coro<int> sleepy_sum(int n) {
   int sum = 0;
   for (int i = 0; i < n; ++i) {

@@ -1,14 +1,32 @@
 // test_objects.h: QObjects with the signal shapes the Qt tests await (no argument, one, several,
-// a private signal) and a helper that collects qaio's Qt log messages.
+// a private signal), a helper that collects qaio's Qt log messages, and spin_foreign(), the
+// guarded stand-in for app.exec().
 #pragma once
 
+#include <QEventLoop>
 #include <QLoggingCategory>
 #include <QObject>
 #include <QString>
+#include <QTimer>
 
 #include <mutex>
 #include <string>
 #include <vector>
+
+// Spins a plain QEventLoop (a stand-in for app.exec()) until quit or `limit_ms`; false on the
+// time limit, so a test that would hang fails instead.
+inline bool spin_foreign(QEventLoop& q, int limit_ms = 5000) {
+  bool timed_out = false;
+  QTimer guard;
+  guard.setSingleShot(true);
+  QObject::connect(&guard, &QTimer::timeout, &q, [&] {
+    timed_out = true;
+    q.quit();
+  });
+  guard.start(limit_ms);
+  q.exec();
+  return !timed_out;
+}
 
 class Emitter : public QObject {
   Q_OBJECT
