@@ -89,7 +89,6 @@ int Selector::wait_and_keep(int timeout_ms, int tag, bool& tag_ready) {
   tag_ready = false;
   const int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
   if (n <= 0) return n;
-  kept_ = n;
   int loop_events = n;
   for (int i = 0; i < n; ++i) {
     if (events_[static_cast<std::size_t>(i)].data.fd == tag) {
@@ -97,6 +96,8 @@ int Selector::wait_and_keep(int timeout_ms, int tag, bool& tag_ready) {
       --loop_events;
     }
   }
+  // Only the driver's fd: nothing for the loop, whose next poll asks the kernel itself.
+  if (loop_events > 0) kept_ = n;
   return loop_events;
 }
 

@@ -49,12 +49,13 @@ class Selector {
   // Whether a poll since the last call reported the driver fd with `tag`; clears the answer.
   bool take_tag_seen(int tag) noexcept;
   // For a driver that waits for the loop's fds inside another library's wait (the glib poll hook,
-  // src/qt/glib_poll.h): a wait whose events are kept for the next poll(), so an I/O wakeup costs
-  // one epoll_wait instead of two. Returns how many of the loop's events arrived (the driver fd
+  // src/qt/glib_poll.h): a wait whose events are kept for the next poll() if any is the loop's,
+  // so an I/O wakeup costs one epoll_wait instead of two. Returns how many of the loop's events arrived (the driver fd
   // with `tag` not counted), or -1 with errno set; `tag_ready` says whether that fd was among them.
   // Any set() drops kept events: one could name an fd whose registration changed, and
   // level-triggered epoll reports again what is still ready.
   int wait_and_keep(int timeout_ms, int tag, bool& tag_ready);
+  void drop_kept() noexcept { kept_ = 0; }
   void close() noexcept;
 
  private:

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <QAbstractEventDispatcher>
@@ -27,11 +28,24 @@ constexpr int kGlibTag = -3;
 // glib's fd events that epoll can watch (G_IO_IN/PRI/OUT have poll()'s values, which are epoll's).
 std::uint32_t watchable(unsigned short events) { return events & (POLLIN | POLLOUT | POLLPRI); }
 
+// Whether an fd may go into the nested set: a socket, a pipe or an anonymous-inode fd (eventfd,
+// timerfd, signalfd, inotify). Their poll() has no side effect, and the nesting polls an fd twice
+// per wakeup (once for the outer set, once for glib's revents). Some other files clear their
+// readiness when polled (/proc/self/mounts), and regular files cannot be watched by epoll at all.
+bool nestable(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) < 0) return false;
+  const auto type = st.st_mode & S_IFMT;
+  return type == S_IFSOCK || type == S_IFIFO || type == 0;
+}
+
 using PollFunction = int (*)(GlibPollFd*, unsigned int, int);
 
 struct GlibApi {
   void* (*context_default)() = nullptr;
   void* (*context_get_thread_default)() = nullptr;
+  void* (*context_ref)(void*) = nullptr;
+  void (*context_unref)(void*) = nullptr;
   void (*set_poll_func)(void*, PollFunction) = nullptr;
   PollFunction (*get_poll_func)(void*) = nullptr;
   bool ok = false;
@@ -47,9 +61,12 @@ const GlibApi& glib() {
     GlibApi a;
     look_up(a.context_default, "g_main_context_default");
     look_up(a.context_get_thread_default, "g_main_context_get_thread_default");
+    look_up(a.context_ref, "g_main_context_ref");
+    look_up(a.context_unref, "g_main_context_unref");
     look_up(a.set_poll_func, "g_main_context_set_poll_func");
     look_up(a.get_poll_func, "g_main_context_get_poll_func");
-    a.ok = a.context_default && a.context_get_thread_default && a.set_poll_func && a.get_poll_func;
+    a.ok = a.context_default && a.context_get_thread_default && a.context_ref && a.context_unref &&
+           a.set_poll_func && a.get_poll_func;
     return a;
   }();
   return api;
@@ -58,7 +75,8 @@ const GlibApi& glib() {
 // The hook of this thread's context. A GMainContext is iterated by the thread that owns it, so
 // the poll function, which glib calls without a user pointer, finds its hook here.
 thread_local GlibPollHook* tls_hook = nullptr;
-// glib's poll function before any hook (g_poll): what a thread without a hook gets.
+// The poll function the latest install replaced (glib's g_poll unless something else had set
+// one): what a thread iterating a hooked context without a hook of its own gets.
 std::atomic<PollFunction> unhooked_poll{nullptr};
 }  // namespace
 
@@ -82,7 +100,21 @@ std::unique_ptr<GlibPollHook> GlibPollHook::install(QtEventLoop& loop, int loop_
 }
 
 GlibPollHook::GlibPollHook(QtEventLoop& loop, int loop_epoll_fd, void* context, PollFunc previous)
-    : loop_(loop), loop_epfd_(loop_epoll_fd), context_(context), previous_(previous) {
+    : loop_(loop), loop_epfd_(loop_epoll_fd), context_(glib().context_ref(context)), previous_(previous) {
+  // A reference: a worker thread's context goes with Qt's dispatcher, which may die before the loop.
+  new_set();
+}
+
+GlibPollHook::~GlibPollHook() {
+  if (tls_hook == this) {
+    tls_hook = nullptr;
+    if (glib().get_poll_func(context_) == &GlibPollHook::hooked_poll) glib().set_poll_func(context_, previous_);
+  }
+  close_set();
+  glib().context_unref(context_);
+}
+
+void GlibPollHook::new_set() {
   glib_epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (glib_epfd_ < 0) return;
   try {
@@ -94,30 +126,28 @@ GlibPollHook::GlibPollHook(QtEventLoop& loop, int loop_epoll_fd, void* context, 
   }
 }
 
-GlibPollHook::~GlibPollHook() {
-  if (tls_hook == this) {
-    tls_hook = nullptr;
-    if (glib().get_poll_func(context_) == &GlibPollHook::hooked_poll) glib().set_poll_func(context_, previous_);
-  }
+void GlibPollHook::close_set() noexcept {
   if (glib_epfd_ >= 0) {
     loop_.selector().remove_driver_fd(glib_epfd_);
     ::close(glib_epfd_);
+    glib_epfd_ = -1;
   }
+  watched_.clear();
+}
+
+void GlibPollHook::renew_set() {
+  // A new set rather than EPOLL_CTL_DEL fd by fd: epoll keys a registration by file and number,
+  // and one whose number was closed while its file lives on (a dup, a child's copy) can no longer
+  // be removed by number. Left behind, a ready one would keep the set ready and glib spinning.
+  close_set();
+  new_set();
 }
 
 int GlibPollHook::hooked_poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
-  // Another thread iterating this thread's context (glib lets a context change hands) has no hook:
-  // glib's own poll is right for it.
+  // A thread iterating a hooked context it does not own (glib lets a context change hands) has
+  // no hook, or one for another context: glib's own poll is right for it.
   GlibPollHook* hook = tls_hook;
   return hook ? hook->poll(fds, nfds, timeout_ms) : unhooked_poll.load(std::memory_order_relaxed)(fds, nfds, timeout_ms);
-}
-
-void GlibPollHook::forget_all() noexcept {
-  for (const Watched& w : watched_) {
-    epoll_event ev{};
-    ::epoll_ctl(glib_epfd_, EPOLL_CTL_DEL, w.fd, &ev);
-  }
-  watched_.clear();
 }
 
 bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
@@ -127,35 +157,44 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
     if (f->fd == loop_epfd_ || f->fd < 0) continue;
     const auto at = std::find_if(wanted_.begin(), wanted_.end(), [f](const Watched& w) { return w.fd == f->fd; });
     if (at == wanted_.end()) {
+      if (wanted_.size() == kMaxGlibFds) return false;  // a long list: one poll() beats the bookkeeping
       wanted_.push_back({f->fd, watchable(f->events)});
     } else {
       at->events |= watchable(f->events);
     }
   }
   const auto same = [](const Watched& a, const Watched& b) { return a.fd == b.fd && a.events == b.events; };
-  // The list that could not be watched last time (a regular file in it): glib's poll again, without
-  // trying every fd once more.
+  // The list that could not be nested last time: glib's poll again, without trying each fd again.
   if (!refused_.empty() && std::equal(wanted_.begin(), wanted_.end(), refused_.begin(), refused_.end(), same))
     return false;
   refused_.clear();
-  if (std::equal(wanted_.begin(), wanted_.end(), watched_.begin(), watched_.end(), same)) {
-    // The same fds as last time. Re-adding each tells whether its number still names the file
-    // the set watches (EEXIST), or was closed and reused, which ADD then registers (glib_poll.h).
+  if (glib_epfd_ >= 0 && std::equal(wanted_.begin(), wanted_.end(), watched_.begin(), watched_.end(), same)) {
+    // The same fds as last time. EPOLL_CTL_MOD finds a registration by the file the number names
+    // today: success means the set still watches it; ENOENT means the number was closed and
+    // reused since, and the set is built again for today's files.
+    bool reused = false;
     for (const Watched& w : watched_) {
       epoll_event ev{};
       ev.events = w.events;
       ev.data.fd = w.fd;
-      if (::epoll_ctl(glib_epfd_, EPOLL_CTL_ADD, w.fd, &ev) < 0 && errno != EEXIST) return false;
+      if (::epoll_ctl(glib_epfd_, EPOLL_CTL_MOD, w.fd, &ev) == 0) continue;
+      if (errno != ENOENT) return false;  // EBADF: closed and not reused; glib's poll reports it
+      reused = true;
+      break;
     }
-    return true;
+    if (!reused) return true;
   }
-  forget_all();
+  renew_set();
+  if (glib_epfd_ < 0) return false;
   for (const Watched& w : wanted_) {
     epoll_event ev{};
     ev.events = w.events;
     ev.data.fd = w.fd;
-    if (::epoll_ctl(glib_epfd_, EPOLL_CTL_ADD, w.fd, &ev) < 0) {  // EPERM: a regular file
-      refused_ = wanted_;
+    if (!nestable(w.fd) || ::epoll_ctl(glib_epfd_, EPOLL_CTL_ADD, w.fd, &ev) < 0) {
+      // Not for epoll (a regular file, a /proc file, EPERM): glib's poll while the list lasts.
+      // Other failures (EBADF from a notifier removed one iteration late) are not remembered.
+      if (!nestable(w.fd) || errno == EPERM) refused_ = wanted_;
+      watched_.clear();
       return false;
     }
     watched_.push_back(w);
@@ -164,15 +203,15 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
 }
 
 int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
+  qaio::detail::Selector& selector = loop_.selector();
+  // What an earlier wait kept and no dispatch used is stale by now.
+  selector.drop_kept();
   GlibPollFd* const end = fds + nfds;
   GlibPollFd* const own = std::find_if(fds, end, [this](const GlibPollFd& f) { return f.fd == loop_epfd_; });
-  // The loop's notifier is off (a deferred loop), or an fd epoll cannot watch: glib's own poll.
-  if (own == end || !sync(fds, nfds)) {
-    forget_all();
-    return previous_(fds, nfds, timeout_ms);
-  }
+  // The loop's notifier is off (a deferred loop), or glib's list cannot be nested: glib's own poll.
+  if (own == end || !sync(fds, nfds)) return previous_(fds, nfds, timeout_ms);
   bool glib_ready = false;
-  const int loop_events = loop_.selector().wait_and_keep(timeout_ms, kGlibTag, glib_ready);
+  const int loop_events = selector.wait_and_keep(timeout_ms, kGlibTag, glib_ready);
   if (loop_events < 0) return -1;  // errno is epoll_wait's (EINTR: glib polls again)
   int ready = 0;
   if (glib_ready) {
@@ -181,6 +220,9 @@ int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
     ready = ::poll(reinterpret_cast<pollfd*>(fds), nfds, 0);
     own->fd = loop_epfd_;
     if (ready < 0) return -1;
+    // The set said ready and none is: it may hold a registration of a file that lives on under
+    // no number glib polls (see renew_set). Start afresh rather than wake up for it again.
+    if (ready == 0) renew_set();
   } else {
     for (GlibPollFd* f = fds; f != end; ++f) f->revents = 0;
   }

@@ -11,17 +11,21 @@
 // Measured on the one-connection echo benchmark: 3.46-3.62 us of server CPU per request instead
 // of 3.79-3.90 (docs/benchmarks.md).
 //
-// An epoll set forgets an fd when its file is closed. If glib's array names the same fd with the
+// An epoll registration is keyed by file and fd number. If glib's list names the same fd with the
 // same events in two waits, the number may meanwhile have been closed and reused (a socket
-// notifier replaced by another on the same number in one iteration). So every wait re-adds
-// glib's fds (EPOLL_CTL_ADD: EEXIST if still there, else registered again for today's file): one
-// cheap system call per glib fd, usually one (glib's own wakeup fd). An fd epoll cannot watch (a
-// regular file) makes that wait fall back to glib's own poll.
+// notifier replaced by another on the same number in one iteration), and the new file is not in
+// the set. So every wait checks glib's fds with EPOLL_CTL_MOD, which looks the registration up by
+// the file the number names today: one cheap system call per glib fd, usually one (glib's own
+// wakeup fd). If one fails, the nested set is made anew (never pruned fd by fd: a registration
+// whose file outlived its number cannot be removed by number). Only sockets, pipes and
+// anonymous-inode fds are nested; a list with anything else (a regular file, a /proc file whose
+// poll() has side effects) or with more than kMaxGlibFds fds goes to glib's own poll.
 //
 // glib is not a build dependency: its four functions are looked up in the process, where Qt's glib
 // dispatcher has loaded them. Without them, or under another dispatcher, nothing is installed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -41,6 +45,9 @@ struct GlibPollFd {
 
 class GlibPollHook {
  public:
+  // More distinct glib fds than this: glib's own poll (re-checking each per wait would cost more).
+  static constexpr std::size_t kMaxGlibFds = 16;
+
   // Installs the hook for `loop` on this thread's GMainContext. Null when Qt's dispatcher is not
   // glib's, glib's functions are not in the process, or another loop of this thread has the hook.
   static std::unique_ptr<GlibPollHook> install(QtEventLoop& loop, int loop_epoll_fd);
@@ -56,7 +63,10 @@ class GlibPollHook {
   // Makes the hook's set watch exactly glib's fds other than the loop's (see the top of the file);
   // false if one cannot be watched by epoll.
   bool sync(const GlibPollFd* fds, unsigned int nfds);
-  void forget_all() noexcept;
+  // The nested set: made and put into the loop's set, taken out and closed, or both.
+  void new_set();
+  void close_set() noexcept;
+  void renew_set();
 
   QtEventLoop& loop_;
   int loop_epfd_;
@@ -67,7 +77,7 @@ class GlibPollHook {
     int fd;
     std::uint32_t events;
   };
-  std::vector<Watched> watched_;  // what glib_epfd_ holds, one entry per fd
+  std::vector<Watched> watched_;  // what glib_epfd_ holds, one entry per fd (empty: nothing yet)
   std::vector<Watched> wanted_;   // sync()'s scratch: what glib asks for this time
   std::vector<Watched> refused_;  // a list epoll could not watch: left to glib's poll while it lasts
 };
