@@ -494,28 +494,30 @@ TEST(EventDispatcherLoop, ReaderAndQtTimersShareTheWait) {
   loop.close();
 }
 
-// Runs `loop` while another thread, 20 ms in (so the loop is blocked in its wait), calls `wake`,
-// which must make the loop stop; a 5 s timer stops a loop that never wakes instead of hanging.
-static void run_while_another_thread_wakes(QtEventLoop& loop, const std::function<void()>& wake) {
+// Runs `loop` while another thread, 20 ms in (so the loop is blocked in its wait), calls
+// `post(done)`, which must get `done` run on the loop's thread; true if it was. A 5 s timer stops
+// a loop that never wakes instead of hanging.
+static bool woken_from_another_thread(QtEventLoop& loop,
+                                      const std::function<void(std::function<void()>)>& post) {
+  std::atomic<bool> done{false};
   std::thread t([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    wake();
+    post([&] {
+      done = true;
+      loop.stop();
+    });
   });
   loop.call_later(5.0, [&] { loop.stop(); });
   loop.run_forever();
   t.join();
+  return done.load();
 }
 
 TEST(EventDispatcherLoop, ThreadsafeCallsWakeTheBlockedWait) {
   QtEventLoop loop;
-  std::atomic<bool> called{false};
-  run_while_another_thread_wakes(loop, [&] {
-    loop.call_soon_threadsafe([&] {
-      called = true;
-      loop.stop();
-    });
-  });
-  EXPECT_TRUE(called.load());
+  EXPECT_TRUE(woken_from_another_thread(loop, [&](std::function<void()> done) {
+    loop.call_soon_threadsafe(std::move(done));
+  }));
   loop.close();
 }
 
@@ -525,14 +527,9 @@ TEST(EventDispatcherLoop, CrossThreadQtPostWakesTheLoopsWait) {
   QtEventLoop loop;
   ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
   QObject receiver;
-  std::atomic<bool> delivered{false};
-  run_while_another_thread_wakes(loop, [&] {
-    QMetaObject::invokeMethod(&receiver, [&] {
-      delivered = true;
-      loop.stop();
-    }, Qt::QueuedConnection);
-  });
-  EXPECT_TRUE(delivered.load());
+  EXPECT_TRUE(woken_from_another_thread(loop, [&](std::function<void()> done) {
+    QMetaObject::invokeMethod(&receiver, std::move(done), Qt::QueuedConnection);
+  }));
   loop.close();
 }
 
