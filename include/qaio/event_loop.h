@@ -493,6 +493,7 @@ class EventLoop {
   std::unique_ptr<detail::Selector> selector_;
   std::vector<detail::FdEntry> fds_;
   std::shared_ptr<detail::ThreadsafeQueue> threadsafe_;
+  std::vector<detail::HandleState*> posted_;  // drain_threadsafe()'s scratch, kept to spare an allocation
   // Live tasks, oldest first, linked through the tasks themselves (each holds its own strong
   // reference while it is registered: TaskCore::holds_self_).
   detail::TaskCore* first_task_ = nullptr;

@@ -475,9 +475,10 @@ Handle EventLoop::writer_handle(int fd) const noexcept {
 // ---- the iteration ----------------------------------------------------------------------------
 
 void EventLoop::drain_threadsafe() {
-  std::vector<HandleState*> posted;
-  threadsafe_->drain(posted);
-  for (HandleState* h : posted) push_ready(h);
+  posted_.clear();
+  threadsafe_->drain(posted_);
+  for (HandleState* h : posted_) push_ready(h);
+  posted_.clear();
 }
 
 void EventLoop::process_io(double timeout) {
