@@ -169,9 +169,13 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
     return false;
   refused_.clear();
   if (glib_epfd_ >= 0 && std::equal(wanted_.begin(), wanted_.end(), watched_.begin(), watched_.end(), same)) {
-    // The same fds as last time. EPOLL_CTL_MOD finds a registration by the file the number names
-    // today: success means the set still watches it; ENOENT means the number was closed and
-    // reused since, and the set is built again for today's files.
+    // The same fds as last time. If glib has not reported one of them ready since the last check,
+    // its list has not changed since then either: every change signals glib's wakeup fd, which is
+    // in the set and stays ready until glib sees it (see the top of glib_poll.h).
+    if (!check_next_) return true;
+    // EPOLL_CTL_MOD finds a registration by the file the number names today: success means the
+    // set still watches it; ENOENT means the number was closed and reused since, and the set is
+    // built again for today's files.
     bool reused = false;
     for (const Watched& w : watched_) {
       epoll_event ev{};
@@ -182,7 +186,10 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
       reused = true;
       break;
     }
-    if (!reused) return true;
+    if (!reused) {
+      check_next_ = false;
+      return true;
+    }
   }
   renew_set();
   if (glib_epfd_ < 0) return false;
@@ -199,6 +206,7 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
     }
     watched_.push_back(w);
   }
+  check_next_ = false;  // made for today's files
   return true;
 }
 
@@ -209,12 +217,16 @@ int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
   GlibPollFd* const end = fds + nfds;
   GlibPollFd* const own = std::find_if(fds, end, [this](const GlibPollFd& f) { return f.fd == loop_epfd_; });
   // The loop's notifier is off (a deferred loop), or glib's list cannot be nested: glib's own poll.
-  if (own == end || !sync(fds, nfds)) return previous_(fds, nfds, timeout_ms);
+  if (own == end || !sync(fds, nfds)) {
+    check_next_ = true;  // glib's poll sees its fds change; the set does not
+    return previous_(fds, nfds, timeout_ms);
+  }
   bool glib_ready = false;
   const int loop_events = selector.wait_and_keep(timeout_ms, kGlibTag, glib_ready);
   if (loop_events < 0) return -1;  // errno is epoll_wait's (EINTR: glib polls again)
   int ready = 0;
   if (glib_ready) {
+    check_next_ = true;  // maybe glib's wakeup, maybe a change to its list (see sync())
     // Which of glib's fds: poll() them, the loop's hidden behind a negative fd (poll() skips it).
     own->fd = -1;
     ready = ::poll(reinterpret_cast<pollfd*>(fds), nfds, 0);
