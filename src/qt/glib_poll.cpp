@@ -133,6 +133,7 @@ void GlibPollHook::close_set() noexcept {
     glib_epfd_ = -1;
   }
   watched_.clear();
+  nested_list_.clear();
 }
 
 void GlibPollHook::renew_set() {
@@ -151,6 +152,9 @@ int GlibPollHook::hooked_poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms
 }
 
 bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
+  // The common case, a wakeup of the loop alone: glib's list exactly as when the set was last made
+  // or checked for it, and no wait since has reported one of glib's fds (see check_next_).
+  if (!check_next_ && same_as_nested(fds, nfds)) return true;
   // glib lists an fd once per source that polls it; the set watches each fd once, for the union.
   wanted_.clear();
   for (const GlibPollFd* f = fds; f != fds + nfds; ++f) {
@@ -172,7 +176,10 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
     // The same fds as last time. If glib has not reported one of them ready since the last check,
     // its list has not changed since then either: every change signals glib's wakeup fd, which is
     // in the set and stays ready until glib sees it (see the top of glib_poll.h).
-    if (!check_next_) return true;
+    if (!check_next_) {
+      nested_as(fds, nfds);
+      return true;
+    }
     // EPOLL_CTL_MOD finds a registration by the file the number names today: success means the
     // set still watches it; ENOENT means the number was closed and reused since, and the set is
     // built again for today's files.
@@ -187,7 +194,7 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
       break;
     }
     if (!reused) {
-      check_next_ = false;
+      nested_as(fds, nfds);
       return true;
     }
   }
@@ -206,11 +213,31 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
     }
     watched_.push_back(w);
   }
-  check_next_ = false;  // made for today's files
+  nested_as(fds, nfds);  // made for today's files
   return true;
 }
 
+void GlibPollHook::nested_as(const GlibPollFd* fds, unsigned int nfds) {
+  nested_list_.assign(fds, fds + nfds);
+  check_next_ = false;
+}
+
+bool GlibPollHook::same_as_nested(const GlibPollFd* fds, unsigned int nfds) const noexcept {
+  return std::equal(fds, fds + nfds, nested_list_.begin(), nested_list_.end(),
+                    [](const GlibPollFd& a, const GlibPollFd& b) { return a.fd == b.fd && a.events == b.events; });
+}
+
 int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
+  // glib polls inside a dispatch of the loop: a callback spins a nested Qt loop, and the loop
+  // hands its pending work to its timer (QtEventLoop::on_qt_iteration). glib computed this wait's
+  // timeout before the timer changed, so a changed timer makes it a zero wait: the next
+  // iteration's prepare sees the timer.
+  if (loop_.dispatch_depth_ > 0) {
+    const bool was_active = loop_.timer_active_;
+    const double was_deadline = loop_.armed_deadline_;
+    loop_.on_qt_iteration();
+    if (loop_.timer_active_ && (!was_active || loop_.armed_deadline_ != was_deadline)) timeout_ms = 0;
+  }
   qaio::detail::Selector& selector = loop_.selector();
   // What an earlier wait kept and no dispatch used is stale by now.
   selector.drop_kept();

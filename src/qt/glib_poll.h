@@ -70,6 +70,9 @@ class GlibPollHook {
   void new_set();
   void close_set() noexcept;
   void renew_set();
+  // glib's list as the set stands for it now (the nested_list_ fast path of sync()).
+  void nested_as(const GlibPollFd* fds, unsigned int nfds);
+  bool same_as_nested(const GlibPollFd* fds, unsigned int nfds) const noexcept;
 
   QtEventLoop& loop_;
   int loop_epfd_;
@@ -83,6 +86,8 @@ class GlibPollHook {
   std::vector<Watched> watched_;  // what glib_epfd_ holds, one entry per fd (empty: nothing yet)
   std::vector<Watched> wanted_;   // sync()'s scratch: what glib asks for this time
   std::vector<Watched> refused_;  // a list epoll could not watch: left to glib's poll while it lasts
+  // glib's whole list (fds and events, the loop's own included) the last time sync() succeeded.
+  std::vector<GlibPollFd> nested_list_;
   // Whether the next wait on an unchanged list checks the set's registrations (see the top).
   bool check_next_ = true;
 };
