@@ -5,7 +5,6 @@
 // The 10k clients run in a forked child with its own SelectorEventLoop, so that the server
 // process needs only one fd per connection (the hard RLIMIT_NOFILE here is 20,000).
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -14,7 +13,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <thread>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "net_test_util.h"
@@ -181,23 +181,62 @@ int lowest_free_fd() {
   return fd;
 }
 
-// Runs `body` on a thread of its own with a private copy of the fd table (unshare(CLONE_FILES)),
-// which the kernel sizes for the fds open now. The test then sees a table that has not been grown
-// by the earlier tests' 10,000 connections, and the table the rest of the process uses is left as
-// it was. The body runs its own SelectorEventLoop: what it checks is Server's, the same on both
-// loops.
-template <typename Body>
-void with_private_fd_table(Body body) {
-  int unshare_error = 0;
-  std::thread thread([&] {
-    if (::unshare(CLONE_FILES) != 0) {
-      unshare_error = errno;
-      return;
+// What a check measured in its child process (see in_fresh_process), -1 where it did not get
+// that far, and the error that stopped it, if any.
+struct TableFigures {
+  int before = -1;       // the table's size when the check began
+  int lowest_free = -1;  // the lowest free fd number then
+  long limit = -1;       // the soft RLIMIT_NOFILE the check set, if it set one
+  int serving = -1;      // the table's size once the server serves
+  int after = -1;        // ... and once its connections were accepted
+  int accepted = -1;
+  char error[200] = {};
+};
+
+// Runs `check` in a forked child and returns what it measured. A child gets a table of its own
+// that the kernel sizes for the fds open at the fork, so the check sees a table the earlier tests'
+// 10,000 connections did not grow, and what it changes (the table, the rlimit) stays in the
+// child. unshare(CLONE_FILES) would give a thread the same, but container seccomp profiles
+// (Docker's default) deny it; fork() is allowed everywhere. The check runs its own
+// SelectorEventLoop: what it measures is Server's, the same on both loops.
+template <typename Check>
+TableFigures in_fresh_process(Check check) {
+  int channel[2];
+  if (::pipe(channel) != 0) {
+    TableFigures failed;
+    std::snprintf(failed.error, sizeof failed.error, "pipe: %s", std::strerror(errno));
+    return failed;
+  }
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(channel[0]);
+    TableFigures figures;
+    try {
+      check(figures);
+    } catch (const std::exception& e) {
+      std::snprintf(figures.error, sizeof figures.error, "%s", e.what());
     }
-    body();
-  });
-  thread.join();
-  ASSERT_EQ(unshare_error, 0) << "unshare(CLONE_FILES): " << std::strerror(unshare_error);
+    const ssize_t n = ::write(channel[1], &figures, sizeof figures);
+    ::_exit(n == static_cast<ssize_t>(sizeof figures) ? 0 : 1);
+  }
+  ::close(channel[1]);
+  TableFigures figures;
+  std::size_t got = 0;
+  while (pid > 0 && got < sizeof figures) {
+    const ssize_t n = ::read(channel[0], reinterpret_cast<char*>(&figures) + got, sizeof figures - got);
+    if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  ::close(channel[0]);
+  int status = 0;
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  if (pid < 0 || got != sizeof figures) {
+    figures = TableFigures{};
+    std::snprintf(figures.error, sizeof figures.error, "the child reported nothing (fork: %s, status %d)",
+                  pid < 0 ? std::strerror(errno) : "ok", status);
+  }
+  return figures;
 }
 
 struct CountedProtocol : qaio::Protocol {
@@ -221,21 +260,20 @@ qaio::Coro<std::vector<std::shared_ptr<qaio::Transport>>> open_connections(qaio:
 }
 
 // Serves on a new listener with `backlog`, records the table size once serving, then has
-// `connections` clients connect and be accepted. Returns {table size serving, table size after}.
-std::pair<int, int> serve_burst(int backlog, int connections) {
+// `connections` clients connect and be accepted, and records the size again.
+void serve_burst(int backlog, int connections, TableFigures& figures) {
   qaio::SelectorEventLoop loop;
   int accepted = 0;
   auto server = loop.run_until_complete(loop.create_server(
       [&accepted] { return std::make_shared<CountedProtocol>(&accepted); }, "127.0.0.1", 0, {.backlog = backlog}));
-  const int serving = fd_table_size();
+  figures.serving = fd_table_size();
   auto clients = loop.run_until_complete(open_connections(loop, server->sockets().at(0).port(), connections, &accepted));
-  EXPECT_EQ(accepted, connections);
-  const int after = fd_table_size();
+  figures.accepted = accepted;
+  figures.after = fd_table_size();
   for (auto& c : clients) c->close();
   server->close();
   loop.run_until_complete(server->wait_closed());
   loop.close();
-  return {serving, after};
 }
 }  // namespace
 
@@ -245,38 +283,40 @@ std::pair<int, int> serve_burst(int backlog, int connections) {
 // frame per doubling; see src/core/fd_table.h). Shown through the kernel's own figure, FDSize.
 TEST(FdTable, ServingServerMakesRoomForItsBacklog) {
   raise_nofile();
-  with_private_fd_table([] {
-    const int table_before = fd_table_size();
-    ASSERT_GT(table_before, 0) << "no FDSize in /proc/thread-self/status";
-    const int lowest_free = lowest_free_fd();
-    const int backlog = table_before + 1000;  // more than the table holds now
-    // The loop's own fds and the listener take the lowest free numbers; the room starts above
-    // them. 400 connections take 800 fds of this process (both ends): all inside that room.
-    auto [serving, after] = serve_burst(backlog, 400);
-    EXPECT_GE(serving, lowest_free + backlog) << "the table was not grown for the backlog";
-    EXPECT_EQ(after, serving) << "the table grew while the connections were accepted";
+  constexpr int kAccepted = 400;  // 800 fds of the child (both ends): all inside the room
+  const TableFigures f = in_fresh_process([](TableFigures& figures) {
+    figures.before = fd_table_size();
+    figures.lowest_free = lowest_free_fd();
+    serve_burst(figures.before + 1000, kAccepted, figures);  // more than the table holds now
   });
+  ASSERT_STREQ(f.error, "");
+  ASSERT_GT(f.before, 0) << "no FDSize in /proc/thread-self/status";
+  EXPECT_EQ(f.accepted, kAccepted);
+  // The loop's own fds and the listener take the lowest free numbers; the room starts above them.
+  EXPECT_GE(f.serving, f.lowest_free + f.before + 1000) << "the table was not grown for the backlog";
+  EXPECT_EQ(f.after, f.serving) << "the table grew while the connections were accepted";
 }
 
 // The room is capped by RLIMIT_NOFILE: fd numbers past the soft limit can never be used (the
 // kernel refuses them), so a huge backlog under a lower limit grows the table up to the limit,
 // and the server serves.
 TEST(FdTable, RoomStopsAtTheSoftLimit) {
-  with_private_fd_table([] {
-    rlimit saved{};
-    ::getrlimit(RLIMIT_NOFILE, &saved);
-    const int table_before = fd_table_size();
-    ASSERT_GT(table_before, 0) << "no FDSize in /proc/thread-self/status";
+  const TableFigures f = in_fresh_process([](TableFigures& figures) {
+    figures.before = fd_table_size();
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
     // Above the table (so reaching the limit means growing it), far below the backlog's room.
-    const rlim_t limit = static_cast<rlim_t>(2 * table_before + 1);
-    ASSERT_LE(limit, saved.rlim_max) << "RLIMIT_NOFILE's hard limit too low for this test";
-    rlimit tight = saved;
-    tight.rlim_cur = limit;
-    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
-    auto [serving, after] = serve_burst(100000, 3);
-    ::setrlimit(RLIMIT_NOFILE, &saved);
-    EXPECT_GE(static_cast<rlim_t>(serving), limit) << "the table was not grown up to the soft limit";
-    EXPECT_LT(serving, 100000) << "the table grew past what the soft limit allows";
-    EXPECT_EQ(after, serving);
+    figures.limit = 2L * figures.before + 1;
+    if (figures.before <= 0 || static_cast<rlim_t>(figures.limit) > rl.rlim_max) return;
+    rl.rlim_cur = static_cast<rlim_t>(figures.limit);
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) throw std::runtime_error(std::string("setrlimit: ") + std::strerror(errno));
+    serve_burst(100000, 3, figures);
   });
+  ASSERT_STREQ(f.error, "");
+  ASSERT_GT(f.before, 0) << "no FDSize in /proc/thread-self/status";
+  ASSERT_GE(f.serving, 0) << "RLIMIT_NOFILE's hard limit is below " << f.limit << ", too low for this test";
+  EXPECT_EQ(f.accepted, 3);
+  EXPECT_GE(f.serving, f.limit) << "the table was not grown up to the soft limit";
+  EXPECT_LT(f.serving, 100000) << "the table grew past what the soft limit allows";
+  EXPECT_EQ(f.after, f.serving);
 }
