@@ -8,21 +8,26 @@
 //   - the hook blocks in epoll_wait() on the loop's set and keeps the events for the dispatch that
 //     follows (Selector::wait_and_keep), reporting the loop's fd readable to glib if it got any;
 //   - glib's fds are poll()ed for their revents only when their set reports one of them ready.
-// Measured on the one-connection echo benchmark: 3.46-3.62 us of server CPU per request instead
-// of 3.79-3.90 (docs/benchmarks.md).
+// The hook also tells the loop about nested Qt loops (glib calls it on every iteration), so the
+// loop needs no aboutToBlock()/awake() connections. Measured on the one-connection echo
+// benchmark: 3.84 us of server CPU per request without the hook (12:06 run), 3.17 with it (15:55
+// run; asio 2.98 and 2.97); docs/benchmarks.md has the instruction counts.
 //
 // An epoll registration is keyed by file and fd number. If glib's list names the same fd with the
 // same events in two waits, the number may meanwhile have been closed and reused (a socket
 // notifier replaced by another on the same number in one iteration), and the new file is not in
-// the set. glib signals its own wakeup fd whenever an fd joins or leaves its list, so such a
-// change leaves the wakeup fd ready until a wait reports it, and a wait that reports none of
-// glib's fds ready proves the list unchanged. After any wait that does report one, the next wait
-// checks glib's fds with EPOLL_CTL_MOD, which looks the registration up by the file the number
-// names today. If one fails, the nested set is made anew (never pruned fd by fd: a registration
-// whose file outlived its number cannot be removed by number). An I/O wakeup of the loop alone
-// thus costs no check; checking every wait had cost about 0.2 us per request. Only sockets, pipes and
-// anonymous-inode fds are nested; a list with anything else (a regular file, a /proc file whose
-// poll() has side effects) or with more than kMaxGlibFds fds goes to glib's own poll.
+// the set. glib signals its own wakeup fd whenever an fd joins or leaves its list
+// (g_main_context_add_poll/remove_poll, which g_source_add_poll and a blocked source's removal
+// go through), so such a change leaves the wakeup fd ready until a wait reports it. The wakeup
+// fd has the default priority, as the loop's notifier does, so it is in every list the hook
+// nests, and a wait that reports none of glib's fds ready proves the list unchanged. After any
+// wait that does report one, the next wait checks glib's fds with EPOLL_CTL_MOD, which looks the
+// registration up by the file the number names today. If one fails, the nested set is made anew
+// (never pruned fd by fd: a registration whose file outlived its number cannot be removed by
+// number). An I/O wakeup of the loop alone thus costs no check; checking on every wait had cost
+// about 0.2 us per request. Only sockets, pipes and anonymous-inode fds are nested; a list with
+// anything else (a regular file, a /proc file whose poll() has side effects) or with more than
+// kMaxGlibFds fds goes to glib's own poll.
 //
 // glib is not a build dependency: its four functions are looked up in the process, where Qt's glib
 // dispatcher has loaded them. Without them, or under another dispatcher, nothing is installed.
