@@ -41,6 +41,9 @@ class Driver : public QObject {
   ~Driver() override;
 
   static QEvent::Type dispatch_event_type();
+  // Stops listening to the dispatcher's aboutToBlock()/awake(): the glib hook, once glib calls
+  // it, notices nested Qt loops itself.
+  void drop_iteration_signals();
 
   EpollNotifier notifier;
   QTimer timer;
@@ -51,6 +54,7 @@ class Driver : public QObject {
 
  private:
   QtEventLoop& loop_;
+  QMetaObject::Connection about_to_block_, awake_;
 };
 
 }  // namespace qaio::qt::detail

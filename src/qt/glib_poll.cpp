@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstddef>
 
 #include "../core/selector.h"
@@ -145,8 +146,9 @@ void GlibPollHook::renew_set() {
 }
 
 int GlibPollHook::hooked_poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
-  // A thread iterating a hooked context it does not own (glib lets a context change hands) has
-  // no hook, or one for another context: glib's own poll is right for it.
+  // A thread iterating a hooked context it does not own (glib lets a context change hands) gets
+  // glib's own poll: it has no hook, or its hook's loop fd is not in this context's list, and
+  // poll() then passes the list on to the poll function it replaced.
   GlibPollHook* hook = tls_hook;
   return hook ? hook->poll(fds, nfds, timeout_ms) : unhooked_poll.load(std::memory_order_relaxed)(fds, nfds, timeout_ms);
 }
@@ -155,6 +157,15 @@ bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
   // The common case, a wakeup of the loop alone: glib's list exactly as when the set was last made
   // or checked for it, and no wait since has reported one of glib's fds (see check_next_).
   if (!check_next_ && same_as_nested(fds, nfds)) return true;
+  if (nest(fds, nfds)) return true;
+  // glib's own poll for this list. The set leaves the loop's set meanwhile: an fd glib no longer
+  // lists but the set still holds (a notifier switched off with data unread) would keep the
+  // loop's fd ready, and glib's poll would return at once, again and again.
+  close_set();
+  return false;
+}
+
+bool GlibPollHook::nest(const GlibPollFd* fds, unsigned int nfds) {
   // glib lists an fd once per source that polls it; the set watches each fd once, for the union.
   wanted_.clear();
   for (const GlibPollFd* f = fds; f != fds + nfds; ++f) {
@@ -228,15 +239,24 @@ bool GlibPollHook::same_as_nested(const GlibPollFd* fds, unsigned int nfds) cons
 }
 
 int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
+  if (!polled_) {
+    // The hook is on the context Qt iterates: the loop can stop listening to Qt's signals.
+    polled_ = true;
+    loop_.on_glib_hook_polled();
+  }
   // glib polls inside a dispatch of the loop: a callback spins a nested Qt loop, and the loop
   // hands its pending work to its timer (QtEventLoop::on_qt_iteration). glib computed this wait's
-  // timeout before the timer changed, so a changed timer makes it a zero wait: the next
-  // iteration's prepare sees the timer.
+  // timeout before the timer changed, so a wait must end by the timer's new deadline: the next
+  // iteration's prepare then sees the timer.
   if (loop_.dispatch_depth_ > 0) {
     const bool was_active = loop_.timer_active_;
     const double was_deadline = loop_.armed_deadline_;
     loop_.on_qt_iteration();
-    if (loop_.timer_active_ && (!was_active || loop_.armed_deadline_ != was_deadline)) timeout_ms = 0;
+    if (loop_.timer_active_ && (!was_active || loop_.armed_deadline_ != was_deadline)) {
+      const double ms = std::ceil((loop_.armed_deadline_ - loop_.time()) * 1000.0);
+      const int until_timer = ms <= 0 ? 0 : ms >= 1e9 ? 1000000000 : static_cast<int>(ms);
+      if (timeout_ms < 0 || until_timer < timeout_ms) timeout_ms = until_timer;
+    }
   }
   qaio::detail::Selector& selector = loop_.selector();
   // What an earlier wait kept and no dispatch used is stale by now.

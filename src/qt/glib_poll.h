@@ -8,8 +8,9 @@
 //   - the hook blocks in epoll_wait() on the loop's set and keeps the events for the dispatch that
 //     follows (Selector::wait_and_keep), reporting the loop's fd readable to glib if it got any;
 //   - glib's fds are poll()ed for their revents only when their set reports one of them ready.
-// The hook also tells the loop about nested Qt loops (glib calls it on every iteration), so the
-// loop needs no aboutToBlock()/awake() connections. Measured on the one-connection echo
+// The hook also tells the loop about nested Qt loops (glib calls it on every iteration, and a
+// wait is cut short to a timer the loop armed inside it), so once glib has called the hook the
+// loop drops its aboutToBlock()/awake() connections. Measured on the one-connection echo
 // benchmark: 3.84 us of server CPU per request without the hook (12:06 run), 3.17 with it (15:55
 // run; asio 2.98 and 2.97); docs/benchmarks.md has the instruction counts.
 //
@@ -69,8 +70,9 @@ class GlibPollHook {
   static int hooked_poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms);
   int poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms);
   // Makes the hook's set watch exactly glib's fds other than the loop's (see the top of the file);
-  // false if one cannot be watched by epoll.
+  // false, with the set closed, if one cannot be watched by epoll. nest() does the work.
   bool sync(const GlibPollFd* fds, unsigned int nfds);
+  bool nest(const GlibPollFd* fds, unsigned int nfds);
   // The nested set: made and put into the loop's set, taken out and closed, or both.
   void new_set();
   void close_set() noexcept;
@@ -95,6 +97,7 @@ class GlibPollHook {
   std::vector<GlibPollFd> nested_list_;
   // Whether the next wait on an unchanged list checks the set's registrations (see the top).
   bool check_next_ = true;
+  bool polled_ = false;  // glib has called the hook: it is on the context Qt iterates
 };
 
 }  // namespace qaio::qt::detail

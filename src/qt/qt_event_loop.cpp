@@ -55,18 +55,23 @@ Driver::Driver(QtEventLoop& loop, int epoll_fd) : notifier(loop, epoll_fd), loop
     loop_.timer_active_ = false;
     loop_.post_dispatch();
   });
-  // Under glib's dispatcher: one wait per I/O wakeup (glib_poll.h). The hook also sees every Qt
-  // iteration, nested loops included, and tells the loop itself.
-  glib_hook = GlibPollHook::install(loop, epoll_fd);
-  // Without the hook: every dispatcher of Qt 6 emits one of these from each processEvents() call
-  // (glib and UNIX, nested loops included), the cheapest way left to notice a nested Qt loop
-  // inside a dispatch. The two emissions were a tenth of the instructions of a one-connection
-  // echo request under glib (callgrind), so a loop with the hook does without them.
-  if (QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance(); dispatcher && !glib_hook) {
+  // Every dispatcher of Qt 6 emits one of these from each processEvents() call (glib and UNIX,
+  // nested loops included): the cheapest portable way to notice a nested Qt loop inside a dispatch.
+  if (QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance()) {
     const auto nested_check = [this] { loop_.on_qt_iteration(); };
-    QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, nested_check);
-    QObject::connect(dispatcher, &QAbstractEventDispatcher::awake, this, nested_check);
+    about_to_block_ = QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, nested_check);
+    awake_ = QObject::connect(dispatcher, &QAbstractEventDispatcher::awake, this, nested_check);
   }
+  // Under glib's dispatcher: one wait per I/O wakeup (glib_poll.h). The hook also sees every glib
+  // iteration, nested loops included; once glib has called it (so it sits on the context Qt
+  // iterates), the signals above go: their two emissions were a tenth of the instructions of a
+  // one-connection echo request under glib (callgrind).
+  glib_hook = GlibPollHook::install(loop, epoll_fd);
+}
+
+void Driver::drop_iteration_signals() {
+  QObject::disconnect(about_to_block_);
+  QObject::disconnect(awake_);
 }
 
 Driver::~Driver() {
@@ -173,6 +178,10 @@ void QtEventLoop::on_timer_scheduled(double when) {
   arm_timer(when);
 }
 
+void QtEventLoop::on_glib_hook_polled() {
+  if (driver_) driver_->drop_iteration_signals();
+}
+
 void QtEventLoop::on_qt_iteration() {
   // Qt processes events while a dispatch of this loop is on the stack: a callback spins a nested
   // Qt loop. The dispatch cannot continue until it returns, so hand the pending work to the timer
@@ -186,8 +195,11 @@ void QtEventLoop::on_stop() {
 }
 
 void QtEventLoop::arm_timer(double when) {
-  // An earlier armed deadline is kept: on fire the dispatch re-checks the heap and re-arms.
-  if (timer_active_ && armed_deadline_ <= when) return;
+  // An armed deadline no later than `when` rounded up to the millisecond is kept: on fire the
+  // dispatch re-checks the heap and re-arms. The rounding below puts the armed deadline up to
+  // 1 ms past the `when` it was armed for, and re-arming for that same `when` must not restart
+  // the timer (rearm() runs on every Qt iteration of a nested loop).
+  if (timer_active_ && armed_deadline_ <= when + 1e-3) return;
   const double now = time();
   const double delay = when - now;
   // Rounded up: a timer that fires early would only cost an empty dispatch, but rounding down

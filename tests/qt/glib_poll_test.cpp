@@ -16,8 +16,10 @@
 #include <QTimer>
 
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "qaio/qt.h"
 #include "test_objects.h"
@@ -63,6 +65,22 @@ void collect(QtEventLoop& loop, int fd, std::string& got, const std::string& exp
     if (n > 0) got.append(buf, static_cast<std::size_t>(n));
     if (done && got == expect) done->quit();
   });
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Spins a Qt loop with nothing to do for `ms` and returns the CPU time this thread used meanwhile:
+// near zero unless something keeps waking it.
+double idle_spin_cpu(int ms) {
+  const double start = thread_cpu_seconds();
+  QEventLoop idle;
+  QTimer::singleShot(ms, &idle, &QEventLoop::quit);
+  idle.exec();
+  return thread_cpu_seconds() - start;
 }
 
 }  // namespace
@@ -169,4 +187,60 @@ TEST(GlibPollHook, NotifierOnARegularFileIsServedByGlibsOwnPoll) {
   loop.remove_reader(qaio_side.fd[0]);
   loop.close();
   ::close(file);
+}
+
+// A callback spins a nested Qt loop (a modal dialog would) while the loop's next timer is far
+// away. The hook hands the loop's work to its Qt timer on every glib iteration of the nested loop;
+// that must not make glib's waits zero ones (it once did: re-arming for the same deadline
+// restarted the timer, which looked like a new deadline every time).
+TEST(GlibPollHook, NestedQtLoopWithAFarTimerSleeps) {
+  assert_glib_dispatcher();
+  QtEventLoop loop;
+  ASSERT_TRUE(glib_poll_is_hooked());
+  bool far_fired = false;
+  loop.call_later(30.0, [&] { far_fired = true; });
+  double nested_cpu = -1;
+  loop.call_soon([&] {
+    nested_cpu = idle_spin_cpu(500);
+    loop.stop();
+  });
+  loop.run_forever();
+  EXPECT_FALSE(far_fired);
+  EXPECT_GE(nested_cpu, 0.0) << "the callback did not run";
+  EXPECT_LT(nested_cpu, 0.2) << "the nested Qt loop spun instead of sleeping";
+  loop.close();
+}
+
+// glib's list outgrows what the hook nests at the moment an fd leaves it with data unread (a
+// notifier switched off for flow control). The nested set still holds that fd; if it stayed in
+// the loop's set, the loop's fd would stay ready and glib's own poll would return at once, again
+// and again.
+TEST(GlibPollHook, ListOutgrowingTheSetWhileALeftFdIsReadyDoesNotSpin) {
+  assert_glib_dispatcher();
+  QtEventLoop loop;
+  ASSERT_TRUE(glib_poll_is_hooked());
+  // Ten notifiers and glib's own fds fit in the nested set; ten more do not.
+  constexpr int kFirst = 10, kMore = 10;
+  std::vector<std::unique_ptr<SocketPair>> pairs;
+  std::vector<std::unique_ptr<QSocketNotifier>> notifiers;
+  const auto add_notifier = [&] {
+    pairs.push_back(std::make_unique<SocketPair>());
+    notifiers.push_back(std::make_unique<QSocketNotifier>(pairs.back()->fd[0], QSocketNotifier::Read));
+  };
+  for (int i = 0; i < kFirst; ++i) add_notifier();
+  idle_spin_cpu(50);  // the hook nests them
+  QSocketNotifier* first = notifiers.front().get();
+  int first_fired = 0;
+  QObject::connect(first, &QSocketNotifier::activated, [&] {
+    ++first_fired;
+    first->setEnabled(false);  // leaves the byte unread
+    for (int i = 0; i < kMore; ++i) add_notifier();
+  });
+  ASSERT_EQ(::send(pairs.front()->fd[1], "x", 1, 0), 1);
+  const double cpu = idle_spin_cpu(500);
+  EXPECT_EQ(first_fired, 1);
+  EXPECT_EQ(notifiers.size(), static_cast<std::size_t>(kFirst + kMore));
+  EXPECT_LT(cpu, 0.2) << "the Qt loop spun on an fd glib no longer polls";
+  notifiers.clear();
+  loop.close();
 }

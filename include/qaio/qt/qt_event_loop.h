@@ -93,6 +93,7 @@ class QtEventLoop : public EventLoop {
   void detach_dispatcher() noexcept;  // the dispatcher is going away
   void post_dispatch();   // coalesced: at most one dispatch event is queued
   void on_qt_iteration(); // Qt's dispatcher is about to process events (nested loops: re-arm)
+  void on_glib_hook_polled(); // the glib hook sees every iteration: Qt's signals are not needed
   void rearm();           // after a dispatch: next wakeup (posted event or the timer)
   void arm_timer(double when);
   void quit_private_loop(); // run_forever() returns once Qt's current iteration ends
