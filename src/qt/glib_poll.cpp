@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <QAbstractEventDispatcher>
+#include <QCoreApplication>
+#include <QThread>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -86,9 +88,12 @@ std::unique_ptr<GlibPollHook> GlibPollHook::install(QtEventLoop& loop, int loop_
   if (tls_hook || !dispatcher || !dispatcher->inherits("QEventDispatcherGlib")) return nullptr;
   const GlibApi& api = glib();
   if (!api.ok) return nullptr;
-  // Qt's glib dispatcher iterates the default context in the main thread and pushes a context of
-  // its own as the thread default in every other thread.
-  void* context = api.context_get_thread_default();
+  // Qt's glib dispatcher iterates the default context in the main thread (whatever a library may
+  // have pushed as the thread default since) and pushes a context of its own as the thread
+  // default in every other thread.
+  const QCoreApplication* app = QCoreApplication::instance();
+  const bool main_thread = app && QThread::currentThread() == app->thread();
+  void* context = main_thread ? nullptr : api.context_get_thread_default();
   if (!context) context = api.context_default();
   const PollFunc previous = api.get_poll_func(context);
   if (!previous || previous == &GlibPollHook::hooked_poll) return nullptr;
