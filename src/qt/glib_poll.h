@@ -11,8 +11,8 @@
 // The hook also tells the loop about nested Qt loops (glib calls it on every iteration, and a
 // wait is cut short to a timer the loop armed inside it), so once glib has called the hook the
 // loop drops its aboutToBlock()/awake() connections. Measured on the one-connection echo
-// benchmark: 3.84 us of server CPU per request without the hook (12:06 run), 3.17 with it (15:55
-// run; asio 2.98 and 2.97); docs/benchmarks.md has the instruction counts.
+// benchmark: 3.84 us of server CPU per request without the hook (12:06 run; asio 2.98), 3.10 with
+// it (16:24 run; asio 2.80); docs/benchmarks.md has the instruction counts.
 //
 // An epoll registration is keyed by file and fd number. If glib's list names the same fd with the
 // same events in two waits, the number may meanwhile have been closed and reused (a socket
