@@ -1,10 +1,12 @@
 // bench/echo_qaio.cpp: W4's echo server on qaio, with either API and either driver:
 //
-//   bench_echo_qaio <standalone|qt|qt-dispatcher|qt-probe> <protocol|streams> <port>
+//   bench_echo_qaio <standalone|qt|qt-dispatcher|qt-linger|qt-probe|qt-linger-probe> <protocol|streams> <port>
 //
 // qt-dispatcher is qt with qaio::qt::EventDispatcher installed instead of Qt's own dispatcher.
+// qt-linger is qt with QtEventLoop::set_io_linger(kLinger) (docs/qt.md, "I/O linger").
 // qt-probe is W5 for W4: under Qt with a 5 ms QTimer measuring lateness (lateness_probe.h); on
 // SIGTERM it prints the probe's RESULT line (workload name from $QAIO_BENCH_W5_NAME) and exits.
+// qt-linger-probe is qt-probe with the linger.
 // protocol: a qaio::Protocol whose data_received writes the bytes back (asyncio's EchoProtocol).
 // streams:  one task per connection: read(64 KiB), write, drain, like asyncio's stream echo.
 #include <cstdio>
@@ -30,6 +32,9 @@
 #endif
 
 namespace {
+// The linger of the qt-linger modes: long enough for the next request of a closed-loop client on
+// the same core (a few microseconds), short against the 4 ms time slice.
+constexpr double kLinger = 0.001;
 
 class EchoProtocol : public qaio::Protocol {
  public:
@@ -75,7 +80,8 @@ qaio::Coro<void> serve(qaio::EventLoop* loop, std::string api, std::uint16_t por
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s <standalone|qt|qt-dispatcher|qt-probe> <protocol|streams> <port>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <standalone|qt|qt-dispatcher|qt-linger|qt-probe|qt-linger-probe> <protocol|streams> <port>\n",
+                 argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
@@ -90,19 +96,21 @@ int main(int argc, char** argv) {
       return 0;
     }
 #ifdef QAIO_BENCH_QT_AVAILABLE
-    if (mode == "qt" || mode == "qt-dispatcher") {
+    if (mode == "qt" || mode == "qt-dispatcher" || mode == "qt-linger") {
       if (mode == "qt-dispatcher") qaio::qt::install_event_dispatcher();
       int qargc = 1;
       QCoreApplication app(qargc, argv);
       qaio::qt::QtEventLoop loop;
+      if (mode == "qt-linger") loop.set_io_linger(kLinger);
       qaio::set_event_loop(&loop);
       loop.run_until_complete(serve(&loop, api, port));
       return 0;
     }
-    if (mode == "qt-probe") {
+    if (mode == "qt-probe" || mode == "qt-linger-probe") {
       int qargc = 1;
       QCoreApplication app(qargc, argv);
       qaio::qt::QtEventLoop loop;
+      if (mode == "qt-linger-probe") loop.set_io_linger(kLinger);
       qaio::set_event_loop(&loop);
       bench::LatenessProbe probe;
       loop.call_soon([&probe] { probe.arm(); });

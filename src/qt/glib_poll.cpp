@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <QAbstractEventDispatcher>
@@ -27,6 +28,8 @@ static_assert(sizeof(GlibPollFd) == sizeof(pollfd) && offsetof(GlibPollFd, reven
 
 // The tag of the hook's set in the loop's set (Selector::add_driver_fd); the Qt dispatcher's is -1.
 constexpr int kGlibTag = -3;
+// The tag of the linger's timerfd.
+constexpr int kLingerTag = -4;
 
 // glib's fd events that epoll can watch (G_IO_IN/PRI/OUT have poll()'s values, which are epoll's).
 std::uint32_t watchable(unsigned short events) { return events & (POLLIN | POLLOUT | POLLPRI); }
@@ -117,6 +120,10 @@ GlibPollHook::~GlibPollHook() {
     if (glib().get_poll_func(context_) == &GlibPollHook::hooked_poll) glib().set_poll_func(context_, previous_);
   }
   close_set();
+  if (linger_fd_ >= 0) {
+    loop_.selector().remove_driver_fd(linger_fd_);
+    ::close(linger_fd_);
+  }
   glib().context_unref(context_);
 }
 
@@ -243,7 +250,43 @@ bool GlibPollHook::same_as_nested(const GlibPollFd* fds, unsigned int nfds) cons
                     [](const GlibPollFd& a, const GlibPollFd& b) { return a.fd == b.fd && a.events == b.events; });
 }
 
+bool GlibPollHook::glib_fired() noexcept { return loop_.selector().take_tag_seen(kGlibTag); }
+
+void GlibPollHook::stop_linger() noexcept { linger_until_ = -INFINITY; }
+
+bool GlibPollHook::arm_linger_alarm(double seconds) noexcept {
+  if (linger_fd_ < 0) {
+    const int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0) return false;
+    try {
+      loop_.selector().add_driver_fd(fd, kLingerTag, EPOLLIN, /*poll_when_busy=*/false);
+    } catch (...) {
+      ::close(fd);
+      return false;
+    }
+    linger_fd_ = fd;
+  }
+  itimerspec spec{};
+  const auto ns = static_cast<long long>(std::ceil(seconds * 1e9));
+  spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+  spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;  // 0 disarms
+  return ::timerfd_settime(linger_fd_, 0, &spec, nullptr) == 0;
+}
+
+bool GlibPollHook::linger_alarm_rang() noexcept { return loop_.selector().take_tag_seen(kLingerTag); }
+
+void GlibPollHook::disarm_linger_alarm() noexcept {
+  if (linger_fd_ < 0) return;
+  const itimerspec off{};
+  ::timerfd_settime(linger_fd_, 0, &off, nullptr);
+  std::uint64_t expirations = 0;
+  (void)::read(linger_fd_, &expirations, sizeof expirations);  // a ring keeps it readable
+  loop_.selector().take_tag_seen(kLingerTag);
+}
+
 int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
+  linger_until_ = -INFINITY;
   if (!polled_) {
     // The hook is on the context Qt iterates: the loop can stop listening to Qt's signals.
     polled_ = true;
@@ -273,6 +316,8 @@ int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
     check_next_ = true;  // glib's poll sees its fds change; the set does not
     return previous_(fds, nfds, timeout_ms);
   }
+  // glib's timeout runs from now: a dispatch that lingers must be back in glib by its end.
+  const double entered = loop_.linger_ > 0 ? loop_.time() : 0.0;
   bool glib_ready = false;
   const int loop_events = selector.wait_and_keep(timeout_ms, kGlibTag, glib_ready);
   if (loop_events < 0) return -1;  // errno is epoll_wait's (EINTR: glib polls again)
@@ -289,6 +334,7 @@ int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
     if (ready == 0) renew_set();
   } else {
     for (GlibPollFd* f = fds; f != end; ++f) f->revents = 0;
+    if (loop_.linger_ > 0) linger_until_ = timeout_ms < 0 ? INFINITY : entered + timeout_ms / 1000.0;
   }
   own->revents = 0;
   if (loop_events > 0) {

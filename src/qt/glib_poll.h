@@ -64,6 +64,22 @@ class GlibPollHook {
   GlibPollHook(const GlibPollHook&) = delete;
   GlibPollHook& operator=(const GlibPollHook&) = delete;
 
+  // For QtEventLoop::set_io_linger: until when (loop.time()) a dispatch in this Qt iteration may
+  // keep waiting in the loop's set. -inf unless the iteration's wait went through the nested set
+  // and found none of glib's fds ready; then the end of glib's own timeout (its Qt timers), +inf
+  // if it had none. Worked out only while the loop lingers.
+  double linger_until() const noexcept { return linger_until_; }
+  // Whether the loop's set reported glib's set since the last call (a linger must end).
+  bool glib_fired() noexcept;
+  // No more lingering until glib polls again.
+  void stop_linger() noexcept;
+  // The linger's alarm: a timerfd in the loop's set, armed once per lingering dispatch, so that
+  // the waits themselves block without a timeout (an epoll_wait with a timeout arms a kernel
+  // timer per wait, which cost ~2 us a request on this VM). False if it cannot be armed.
+  bool arm_linger_alarm(double seconds) noexcept;
+  bool linger_alarm_rang() noexcept;  // since the last call
+  void disarm_linger_alarm() noexcept;  // and forget a ring
+
  private:
   using PollFunc = int (*)(GlibPollFd*, unsigned int, int);
   GlibPollHook(QtEventLoop& loop, int loop_epoll_fd, void* context, PollFunc previous);
@@ -98,6 +114,8 @@ class GlibPollHook {
   // Whether the next wait on an unchanged list checks the set's registrations (see the top).
   bool check_next_ = true;
   bool polled_ = false;  // glib has called the hook: it is on the context Qt iterates
+  double linger_until_ = -1e300;  // see linger_until() (-inf until glib has polled)
+  int linger_fd_ = -1;            // the linger's timerfd, made on first use
 };
 
 }  // namespace qaio::qt::detail

@@ -152,6 +152,42 @@ void QtEventLoop::set_time_slice(double seconds) {
   slice_ = seconds;
 }
 
+void QtEventLoop::set_io_linger(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) throw std::invalid_argument("io_linger must be >= 0 and finite");
+  linger_ = seconds;
+}
+
+bool QtEventLoop::linger(double slice_end) {
+  // Only a top-level dispatch of a loop whose glib hook waited for this Qt iteration: then glib's
+  // fds are in the loop's set, and glib's timeout (its Qt timers) is known (GlibPollHook).
+  if (linger_ <= 0 || !driver_ || !driver_->glib_hook || dispatch_depth_ != 1 || deferred_) return false;
+  detail::GlibPollHook& hook = *driver_->glib_hook;
+  if (!lingering_) {
+    const double now = time();
+    const double until = std::min({now + linger_, slice_end, hook.linger_until()});
+    if (until <= now) return false;
+    hook.glib_fired();  // forget what earlier polls saw
+    if (!hook.arm_linger_alarm(until - now)) return false;
+    lingering_ = true;
+  }
+  // Blocks until I/O, one of glib's fds, the alarm, or a qaio timer.
+  run_once(-1, slice_end);
+  if (hook.glib_fired() || hook.linger_alarm_rang()) {
+    // Qt has something to do (an fd glib polls, its wakeup for posted events), or time is up:
+    // back to Qt, and no more lingering until glib has polled again.
+    end_linger();
+    hook.stop_linger();
+    return false;
+  }
+  return true;
+}
+
+void QtEventLoop::end_linger() noexcept {
+  if (!lingering_) return;
+  lingering_ = false;
+  if (driver_ && driver_->glib_hook) driver_->glib_hook->disarm_linger_alarm();
+}
+
 detail::Driver& QtEventLoop::driver() { return *driver_; }
 
 // ---- hooks from the core ----------------------------------------------------------------------
@@ -303,7 +339,10 @@ bool QtEventLoop::dispatch(double first_block) {
         if (private_loop_ && current == this) quit_private_loop();
         break;
       }
-      if (!batch_pending() && ready_count() == 0) break;
+      if (!batch_pending() && ready_count() == 0) {
+        if (!linger(slice_end)) break;
+        continue;  // the linger's wait was an iteration; its alarm ends it by the slice's end
+      }
       if (slice_ended(slice_end)) break;
       run_once(0, slice_end);
     }
@@ -317,6 +356,7 @@ bool QtEventLoop::dispatch(double first_block) {
       QCoreApplication::exit(1);
     }
   }
+  end_linger();
   scope.reset();
   if (current == nullptr) resume_deferred();
   rearm();

@@ -60,6 +60,16 @@ class QtEventLoop : public EventLoop {
   void set_time_slice(double seconds);
   double time_slice() const noexcept { return slice_; }
 
+  // How long a dispatch that has run out of work may keep waiting for more I/O before it returns
+  // to Qt (default 0: it returns at once), counted from when it first ran out and capped by the
+  // time slice. Only under Qt's glib dispatcher, where glib's own fds sit in the loop's epoll set
+  // (docs/qt.md, "I/O linger"): an fd glib polls, a posted Qt event or a Qt timer falling due
+  // ends the wait. A QTimer started during the dispatch may wait for the linger's end. For
+  // programs that answer many small requests on few connections: a request then costs no Qt
+  // iteration. Throws std::invalid_argument if negative or not finite.
+  void set_io_linger(double seconds);
+  double io_linger() const noexcept { return linger_; }
+
   // A KeyboardInterrupt/SystemExit-like error raised while dispatching under a foreign Qt loop
   // (app.exec()) cannot leave through Qt's frames: the loop keeps it, exits the application and
   // qaio::qt::run() rethrows it. Returns it once (nullptr if none).
@@ -96,6 +106,10 @@ class QtEventLoop : public EventLoop {
   void on_glib_hook_polled(); // the glib hook sees every iteration: Qt's signals are not needed
   void rearm();           // after a dispatch: next wakeup (posted event or the timer)
   void arm_timer(double when);
+  // The dispatch has run out of work: wait in the loop's set for more I/O (set_io_linger) and
+  // run it. False when it may not or nothing came: the dispatch returns to Qt.
+  bool linger(double slice_end);
+  void end_linger() noexcept;  // the dispatch ends: disarm the linger's alarm
   void quit_private_loop(); // run_forever() returns once Qt's current iteration ends
   void defer();           // another loop runs in this thread: wait until it stops
   void resume_deferred(); // the loop that made others wait has stopped
@@ -106,6 +120,8 @@ class QtEventLoop : public EventLoop {
   QEventLoop* private_loop_ = nullptr;  // run_forever()'s QEventLoop while it spins
   std::exception_ptr pending_exception_;
   double slice_ = 0.004;
+  double linger_ = 0;
+  bool lingering_ = false;  // this dispatch armed the linger's alarm
   double armed_deadline_ = 0;           // loop.time() the Qt timer fires at, if active
   bool timer_active_ = false;
   int dispatch_depth_ = 0;              // dispatches on the stack (nested Qt loops add more)

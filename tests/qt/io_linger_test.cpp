@@ -1,0 +1,219 @@
+// io_linger_test.cpp: QtEventLoop::set_io_linger under Qt's glib dispatcher. A dispatch that has
+// run out of work keeps waiting in the loop's epoll set (which holds glib's fds too) for more
+// I/O, so a stream of requests costs no Qt iteration each; these tests pin down that it does
+// that, that Qt's own events (a posted event, a socket notifier, a QTimer) still end the wait at
+// once, and that an idle loop sleeps.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <QAbstractEventDispatcher>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QSocketNotifier>
+#include <QTimer>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <stdexcept>
+#include <thread>
+
+#include "qaio/qt.h"
+#include "test_objects.h"
+
+using qaio::qt::QtEventLoop;
+
+namespace {
+
+struct SocketPair {
+  int fd[2] = {-1, -1};
+  SocketPair() { EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd), 0); }
+  ~SocketPair() {
+    for (int f : fd)
+      if (f >= 0) ::close(f);
+  }
+};
+
+bool glib_dispatcher() {
+  QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance();
+  return dispatcher && dispatcher->inherits("QEventDispatcherGlib");
+}
+
+// Echoes every byte that arrives on `fd` through a qaio reader.
+void echo(QtEventLoop& loop, int fd) {
+  loop.add_reader(fd, [fd] {
+    char c;
+    if (::recv(fd, &c, 1, MSG_DONTWAIT) == 1) (void)::send(fd, &c, 1, 0);
+  });
+}
+
+// Has a thread make `rounds` blocking one-byte round trips to the echo on the other end of
+// `pair`, while this thread spins Qt; returns how many Qt iterations (processEvents calls)
+// that took, or -1 if some byte came back wrong or the rounds did not finish in 20 s.
+int qt_iterations_for_round_trips(QtEventLoop& loop, SocketPair& pair, int rounds) {
+  echo(loop, pair.fd[0]);
+  std::atomic<int> iterations{0};
+  QObject counter;
+  QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
+                   [&iterations] { ++iterations; });
+  QEventLoop q;
+  std::atomic<bool> ok{true};
+  std::thread client([&] {
+    for (int i = 0; i < rounds && ok; ++i) {
+      const char out = static_cast<char>('a' + i % 26);
+      char in = 0;
+      if (::send(pair.fd[1], &out, 1, 0) != 1 || ::recv(pair.fd[1], &in, 1, 0) != 1 || in != out) ok = false;
+    }
+    QMetaObject::invokeMethod(&q, &QEventLoop::quit, Qt::QueuedConnection);
+  });
+  const bool finished = spin_foreign(q, 20000);
+  client.join();
+  loop.remove_reader(pair.fd[0]);
+  return finished && ok ? iterations.load() : -1;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+TEST(IoLinger, RejectsNegativeAndNonFiniteValues) {
+  QtEventLoop loop;
+  EXPECT_EQ(loop.io_linger(), 0.0);
+  EXPECT_THROW(loop.set_io_linger(-0.001), std::invalid_argument);
+  EXPECT_THROW(loop.set_io_linger(std::numeric_limits<double>::quiet_NaN()), std::invalid_argument);
+  EXPECT_THROW(loop.set_io_linger(std::numeric_limits<double>::infinity()), std::invalid_argument);
+  loop.set_io_linger(0.002);
+  EXPECT_EQ(loop.io_linger(), 0.002);
+  loop.close();
+}
+
+// Without the linger every request is a Qt iteration (the client is another thread, so the next
+// byte comes after the dispatch has returned); with it, most requests are served by a dispatch
+// that is still waiting.
+TEST(IoLinger, RequestsAreServedWithoutAQtIterationEach) {
+  ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
+  constexpr int kRounds = 300;
+  QtEventLoop loop;
+  SocketPair plain_pair;
+  const int plain = qt_iterations_for_round_trips(loop, plain_pair, kRounds);
+  loop.set_io_linger(0.05);
+  SocketPair linger_pair;
+  const int lingering = qt_iterations_for_round_trips(loop, linger_pair, kRounds);
+  ASSERT_GE(plain, 0) << "the round trips without the linger failed";
+  ASSERT_GE(lingering, 0) << "the round trips with the linger failed";
+  std::printf("[ figures  ] %d round trips: %d Qt iterations without the linger, %d with it\n", kRounds, plain,
+              lingering);
+  EXPECT_GE(plain, kRounds / 2);
+  EXPECT_LT(lingering, kRounds / 4);
+  loop.close();
+}
+
+// While a dispatch lingers (up to a second: the time slice is raised to let it), Qt's own events
+// get through at once: a posted event from another thread, a socket notifier, and a QTimer
+// started before the I/O arrived.
+TEST(IoLinger, QtEventsEndTheWait) {
+  ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
+  QtEventLoop loop;
+  loop.set_time_slice(2.0);
+  loop.set_io_linger(1.0);
+  SocketPair io, qt_side;
+  int served = 0;
+  loop.add_reader(io.fd[0], [&] {
+    char c;
+    if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
+  });
+  QElapsedTimer clock;
+  clock.start();
+  qint64 posted_at = -1, posted_ran = -1, written_at = -1, notified = -1, timer_fired = -1;
+  QEventLoop q;
+  const auto maybe_done = [&] {
+    if (posted_ran >= 0 && notified >= 0 && timer_fired >= 0) q.quit();
+  };
+  QSocketNotifier notifier(qt_side.fd[0], QSocketNotifier::Read);
+  QObject::connect(&notifier, &QSocketNotifier::activated, [&] {
+    char c;
+    (void)::recv(qt_side.fd[0], &c, 1, MSG_DONTWAIT);
+    if (notified < 0) notified = clock.elapsed();
+    maybe_done();
+  });
+  QTimer::singleShot(700, [&] {
+    timer_fired = clock.elapsed();
+    maybe_done();
+  });
+  std::atomic<qint64> posted_at_atomic{-1}, written_at_atomic{-1};
+  std::thread other([&] {
+    // Each step comes while the previous one's dispatch would still be lingering.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)::send(io.fd[1], "x", 1, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    posted_at_atomic = clock.elapsed();
+    QMetaObject::invokeMethod(
+        &q, [&] {
+          posted_ran = clock.elapsed();
+          maybe_done();
+        },
+        Qt::QueuedConnection);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)::send(io.fd[1], "y", 1, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    written_at_atomic = clock.elapsed();
+    (void)::send(qt_side.fd[1], "z", 1, 0);
+  });
+  const bool finished = spin_foreign(q, 5000);
+  other.join();
+  posted_at = posted_at_atomic;
+  written_at = written_at_atomic;
+  loop.remove_reader(io.fd[0]);
+  ASSERT_TRUE(finished) << "posted " << posted_ran << ", notifier " << notified << ", timer " << timer_fired;
+  EXPECT_EQ(served, 2);
+  // A linger that ignored them would hold each for up to a second.
+  EXPECT_LT(posted_ran - posted_at, 400) << "the posted event waited for the linger";
+  EXPECT_LT(notified - written_at, 400) << "the socket notifier waited for the linger";
+  EXPECT_GE(timer_fired, 650);
+  EXPECT_LT(timer_fired, 700 + 250) << "the QTimer waited for the linger";
+  loop.close();
+}
+
+// After a request, a lingering dispatch sleeps in the loop's set (no spinning), and once its
+// alarm ends the linger the loop is back to one Qt wait: an idle loop does not keep waking.
+TEST(IoLinger, AnIdleLoopSleeps) {
+  ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
+  QtEventLoop loop;
+  loop.set_time_slice(1.0);
+  loop.set_io_linger(0.2);
+  SocketPair io;
+  int served = 0;
+  loop.add_reader(io.fd[0], [&] {
+    char c;
+    if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
+  });
+  int iterations = 0;
+  QObject counter;
+  QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
+                   [&iterations] { ++iterations; });
+  // The byte comes once Qt is waiting (a wait with a zero timeout, for a pending posted event,
+  // allows no linger).
+  std::thread client([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)::send(io.fd[1], "x", 1, 0);
+  });
+  const double start = thread_cpu_seconds();
+  QEventLoop idle;
+  QTimer::singleShot(600, &idle, &QEventLoop::quit);
+  idle.exec();
+  const double cpu = thread_cpu_seconds() - start;
+  client.join();
+  loop.remove_reader(io.fd[0]);
+  EXPECT_EQ(served, 1);
+  EXPECT_LT(cpu, 0.15) << "the loop spun while it lingered or after";
+  EXPECT_LT(iterations, 20) << "the loop kept waking up";
+  loop.close();
+}
