@@ -198,6 +198,8 @@ for conns in 1 100 1000; do
     # The same under Qt with qaio's own event dispatcher (QCoreApplication programs, docs/qt.md).
     echo_cell "$w" qaio-qtd-proto "$conns" "$bytes" "$BIN/bench_echo_qaio" qt-dispatcher protocol
     echo_cell "$w" qaio-qtd-streams "$conns" "$bytes" "$BIN/bench_echo_qaio" qt-dispatcher streams
+    # Under Qt's glib dispatcher with QtEventLoop::set_io_linger(1 ms), the documented opt-in.
+    echo_cell "$w" qaio-qtl-proto "$conns" "$bytes" "$BIN/bench_echo_qaio" qt-linger protocol
     echo_cell "$w" asio "$conns" "$bytes" "$BIN/bench_echo_asio"
     echo_cell "$w" libuv "$conns" "$bytes" "$BIN/bench_echo_libuv"
     echo_cell "$w" qt "$conns" "$bytes" "$BIN/bench_echo_qt"
@@ -209,9 +211,11 @@ for conns in 1 100 1000; do
 done
 
 echo "==== bench.sh: W5 with W4: QTimer lateness inside the qaio-under-Qt echo server ===="
-# w5_echo <conns> <bytes>: the server runs in qt-probe mode; SIGTERM makes it print its RESULT line.
+# w5_echo <conns> <bytes> [<mode> <suffix>]: the server runs in qt-probe mode (or `mode`, with
+# `suffix` on the workload's name); SIGTERM makes it print its RESULT line.
 w5_echo() {
-  local conns=$1 bytes=$2 w="w5_w4_c$1_s$2"
+  local conns=$1 bytes=$2 mode=${3:-qt-probe} suffix=${4:-}
+  local w="w5_w4_c$1_s$2$suffix"
   W4_PORT=$((W4_PORT + 1))
   local log="$BUILD/bench-server.log"
   if [[ ! -x "$BIN/bench_echo_qaio" ]]; then
@@ -219,7 +223,7 @@ w5_echo() {
     return
   fi
   rm -f "$log"
-  QAIO_BENCH_W5_NAME="w4_c${conns}_s${bytes}" taskset -c "$CPU" "$BIN/bench_echo_qaio" qt-probe protocol \
+  QAIO_BENCH_W5_NAME="w4_c${conns}_s${bytes}${suffix}" taskset -c "$CPU" "$BIN/bench_echo_qaio" "$mode" protocol \
     "$W4_PORT" >"$log" 2>&1 &
   local pid=$! i
   for ((i = 0; i < 600; i++)); do
@@ -243,6 +247,9 @@ w5_echo() {
 w5_echo 100 64
 w5_echo 100 16384
 w5_echo 1000 64
+w5_echo 1 64 qt-linger-probe _linger
+w5_echo 100 64 qt-linger-probe _linger
+w5_echo 1000 64 qt-linger-probe _linger
 
 echo "==== bench.sh: writing bench/results.md ===="
 "$PYTHON" bench/report.py --raw "$RAW" --meta "$META" --micro "$BUILD/bench-micro.json" --out bench/results.md
