@@ -267,7 +267,8 @@ bool GlibPollHook::arm_linger_alarm(double seconds) noexcept {
     linger_fd_ = fd;
   }
   itimerspec spec{};
-  const auto ns = static_cast<long long>(std::ceil(seconds * 1e9));
+  // A day at most (a slice may be set to infinity): the dispatch re-arms it if it lasts longer.
+  const auto ns = static_cast<long long>(std::ceil(std::min(seconds, 86400.0) * 1e9));
   spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
   spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;  // 0 disarms
@@ -279,13 +280,18 @@ bool GlibPollHook::linger_alarm_rang() noexcept { return loop_.selector().take_t
 void GlibPollHook::disarm_linger_alarm() noexcept {
   if (linger_fd_ < 0) return;
   const itimerspec off{};
-  ::timerfd_settime(linger_fd_, 0, &off, nullptr);
-  std::uint64_t expirations = 0;
-  (void)::read(linger_fd_, &expirations, sizeof expirations);  // a ring keeps it readable
+  itimerspec was{};
+  ::timerfd_settime(linger_fd_, 0, &off, &was);
+  if (was.it_value.tv_sec == 0 && was.it_value.tv_nsec == 0) {
+    // It had rung: the ring keeps the timerfd readable until read.
+    std::uint64_t expirations = 0;
+    (void)::read(linger_fd_, &expirations, sizeof expirations);
+  }
   loop_.selector().take_tag_seen(kLingerTag);
 }
 
 int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
+  ++polls_;
   linger_until_ = -INFINITY;
   if (!polled_) {
     // The hook is on the context Qt iterates: the loop can stop listening to Qt's signals.

@@ -78,6 +78,7 @@ class GlibPollHook {
   // timer per wait, which cost ~2 us a request on this VM). False if it cannot be armed.
   bool arm_linger_alarm(double seconds) noexcept;
   bool linger_alarm_rang() noexcept;  // since the last call
+  unsigned long polls() const noexcept { return polls_; }  // how many times glib has called the hook
   void disarm_linger_alarm() noexcept;  // and forget a ring
 
  private:
@@ -116,6 +117,7 @@ class GlibPollHook {
   bool polled_ = false;  // glib has called the hook: it is on the context Qt iterates
   double linger_until_ = -1e300;  // see linger_until() (-inf until glib has polled)
   int linger_fd_ = -1;            // the linger's timerfd, made on first use
+  unsigned long polls_ = 0;
 };
 
 }  // namespace qaio::qt::detail

@@ -171,10 +171,12 @@ bool QtEventLoop::linger(double slice_end) {
     lingering_ = true;
   }
   // Blocks until I/O, one of glib's fds, the alarm, or a qaio timer.
+  const unsigned long polls = hook.polls();
   run_once(-1, slice_end);
-  if (hook.glib_fired() || hook.linger_alarm_rang()) {
-    // Qt has something to do (an fd glib polls, its wakeup for posted events), or time is up:
-    // back to Qt, and no more lingering until glib has polled again.
+  // Qt has something to do (an fd glib polls, its wakeup for posted events), time is up, or a
+  // callback spun a nested Qt loop (whose iterations may have changed glib's fds or set): back
+  // to Qt, and no more lingering until glib has polled again.
+  if (hook.glib_fired() || hook.linger_alarm_rang() || hook.polls() != polls) {
     end_linger();
     hook.stop_linger();
     return false;
@@ -356,7 +358,7 @@ bool QtEventLoop::dispatch(double first_block) {
       QCoreApplication::exit(1);
     }
   }
-  end_linger();
+  if (dispatch_depth_ == 1) end_linger();  // a nested dispatch leaves the outer one's alarm alone
   scope.reset();
   if (current == nullptr) resume_deferred();
   rearm();

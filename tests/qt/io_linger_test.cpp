@@ -102,6 +102,7 @@ TEST(IoLinger, RequestsAreServedWithoutAQtIterationEach) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   constexpr int kRounds = 300;
   QtEventLoop loop;
+  loop.set_time_slice(1.0);  // so that a slow machine does not end the slices first
   SocketPair plain_pair;
   const int plain = qt_iterations_for_round_trips(loop, plain_pair, kRounds);
   loop.set_io_linger(0.05);
@@ -215,5 +216,40 @@ TEST(IoLinger, AnIdleLoopSleeps) {
   EXPECT_EQ(served, 1);
   EXPECT_LT(cpu, 0.15) << "the loop spun while it lingered or after";
   EXPECT_LT(iterations, 20) << "the loop kept waking up";
+  loop.close();
+}
+
+// glib's own timeout bounds a linger: a QTimer started before the I/O arrived fires on time
+// although nothing else wakes glib.
+TEST(IoLinger, AQtTimerDueEndsTheWait) {
+  ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
+  QtEventLoop loop;
+  loop.set_time_slice(2.0);
+  loop.set_io_linger(1.0);
+  SocketPair io;
+  int served = 0;
+  loop.add_reader(io.fd[0], [&] {
+    char c;
+    if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
+  });
+  QElapsedTimer clock;
+  clock.start();
+  qint64 timer_fired = -1;
+  QEventLoop q;
+  QTimer::singleShot(300, [&] {
+    timer_fired = clock.elapsed();
+    q.quit();
+  });
+  std::thread client([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)::send(io.fd[1], "x", 1, 0);
+  });
+  const bool finished = spin_foreign(q, 5000);
+  client.join();
+  loop.remove_reader(io.fd[0]);
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(served, 1);
+  EXPECT_GE(timer_fired, 290);
+  EXPECT_LT(timer_fired, 300 + 250) << "the QTimer waited for the linger";
   loop.close();
 }
