@@ -76,6 +76,26 @@ int qt_iterations_for_round_trips(QtEventLoop& loop, SocketPair& pair, int round
   return finished && ok ? iterations.load() : -1;
 }
 
+// A loop that lingers (with a slice long enough to let it) and counts the bytes that arrive on
+// io.fd[0] through a qaio reader; the tests write to io.fd[1].
+struct LingeringLoop {
+  QtEventLoop loop;
+  SocketPair io;
+  int served = 0;
+  LingeringLoop(double slice, double linger) {
+    loop.set_time_slice(slice);
+    loop.set_io_linger(linger);
+    loop.add_reader(io.fd[0], [this] {
+      char c;
+      if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
+    });
+  }
+  ~LingeringLoop() {
+    loop.remove_reader(io.fd[0]);
+    loop.close();
+  }
+};
+
 double thread_cpu_seconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -122,15 +142,9 @@ TEST(IoLinger, RequestsAreServedWithoutAQtIterationEach) {
 // started before the I/O arrived.
 TEST(IoLinger, QtEventsEndTheWait) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
-  QtEventLoop loop;
-  loop.set_time_slice(2.0);
-  loop.set_io_linger(1.0);
-  SocketPair io, qt_side;
-  int served = 0;
-  loop.add_reader(io.fd[0], [&] {
-    char c;
-    if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
-  });
+  LingeringLoop lingering(2.0, 1.0);
+  SocketPair& io = lingering.io;
+  SocketPair qt_side;
   QElapsedTimer clock;
   clock.start();
   qint64 posted_at = -1, posted_ran = -1, written_at = -1, notified = -1, timer_fired = -1;
@@ -172,30 +186,21 @@ TEST(IoLinger, QtEventsEndTheWait) {
   other.join();
   posted_at = posted_at_atomic;
   written_at = written_at_atomic;
-  loop.remove_reader(io.fd[0]);
   ASSERT_TRUE(finished) << "posted " << posted_ran << ", notifier " << notified << ", timer " << timer_fired;
-  EXPECT_EQ(served, 2);
+  EXPECT_EQ(lingering.served, 2);
   // A linger that ignored them would hold each for up to a second.
   EXPECT_LT(posted_ran - posted_at, 400) << "the posted event waited for the linger";
   EXPECT_LT(notified - written_at, 400) << "the socket notifier waited for the linger";
   EXPECT_GE(timer_fired, 650);
   EXPECT_LT(timer_fired, 700 + 250) << "the QTimer waited for the linger";
-  loop.close();
 }
 
 // After a request, a lingering dispatch sleeps in the loop's set (no spinning), and once its
 // alarm ends the linger the loop is back to one Qt wait: an idle loop does not keep waking.
 TEST(IoLinger, AnIdleLoopSleeps) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
-  QtEventLoop loop;
-  loop.set_time_slice(1.0);
-  loop.set_io_linger(0.2);
-  SocketPair io;
-  int served = 0;
-  loop.add_reader(io.fd[0], [&] {
-    char c;
-    if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
-  });
+  LingeringLoop lingering(1.0, 0.2);
+  SocketPair& io = lingering.io;
   int iterations = 0;
   QObject counter;
   QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
@@ -212,26 +217,17 @@ TEST(IoLinger, AnIdleLoopSleeps) {
   idle.exec();
   const double cpu = thread_cpu_seconds() - start;
   client.join();
-  loop.remove_reader(io.fd[0]);
-  EXPECT_EQ(served, 1);
+  EXPECT_EQ(lingering.served, 1);
   EXPECT_LT(cpu, 0.15) << "the loop spun while it lingered or after";
   EXPECT_LT(iterations, 20) << "the loop kept waking up";
-  loop.close();
 }
 
 // glib's own timeout bounds a linger: a QTimer started before the I/O arrived fires on time
 // although nothing else wakes glib.
 TEST(IoLinger, AQtTimerDueEndsTheWait) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
-  QtEventLoop loop;
-  loop.set_time_slice(2.0);
-  loop.set_io_linger(1.0);
-  SocketPair io;
-  int served = 0;
-  loop.add_reader(io.fd[0], [&] {
-    char c;
-    if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
-  });
+  LingeringLoop lingering(2.0, 1.0);
+  SocketPair& io = lingering.io;
   QElapsedTimer clock;
   clock.start();
   qint64 timer_fired = -1;
@@ -246,10 +242,8 @@ TEST(IoLinger, AQtTimerDueEndsTheWait) {
   });
   const bool finished = spin_foreign(q, 5000);
   client.join();
-  loop.remove_reader(io.fd[0]);
   ASSERT_TRUE(finished);
-  EXPECT_EQ(served, 1);
+  EXPECT_EQ(lingering.served, 1);
   EXPECT_GE(timer_fired, 290);
   EXPECT_LT(timer_fired, 300 + 250) << "the QTimer waited for the linger";
-  loop.close();
 }
