@@ -15,8 +15,8 @@ namespace qaio::detail {
 // (`open_fd` is any descriptor the caller holds open: the table is probed by duplicating it),
 // capped by the RLIMIT_NOFILE soft limit (a bigger table could never be used) and by 65,536
 // entries (512 KiB of table). Costs a handful of system calls when the table is big enough;
-// otherwise pays the growth now, at a moment the caller chose. Never fails: this is an optimisation, and a process
-// out of fds simply keeps its table.
+// otherwise pays the growth now, at a moment the caller chose. Never fails: this is an
+// optimisation, and a process out of fds simply keeps its table.
 void reserve_fd_table(int open_fd, int fds);
 
 }  // namespace qaio::detail

@@ -84,25 +84,18 @@ bool Selector::take_tag_seen(int tag) noexcept {
   return seen;
 }
 
-int Selector::wait_and_keep(int timeout_ms, int tag, bool& tag_ready) {
+int Selector::wait_and_keep(int timeout_ms) {
   kept_ = 0;
-  tag_ready = false;
   const int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
   if (n <= 0) return n;
-  int loop_events = n;
-  for (int i = 0; i < n; ++i) {
-    if (events_[static_cast<std::size_t>(i)].data.fd == tag) {
-      tag_ready = true;
-      --loop_events;
-    }
-  }
-  // Only the driver's fd: nothing for the loop, whose next poll asks the kernel itself.
+  const int loop_events = n - note_driver_fds(n);
+  // Only drivers' fds: nothing for the loop, whose next poll asks the kernel itself.
   if (loop_events > 0) kept_ = n;
   return loop_events;
 }
 
 const std::vector<epoll_event>& Selector::poll(double timeout) {
-  if (kept_ > 0) return take_events(std::exchange(kept_, 0));
+  if (kept_ > 0) return take_events(std::exchange(kept_, 0), /*noted=*/true);
   int ms = -1;
   if (timeout >= 0) {
     // Round up like asyncio's selectors, so a timer is never polled for 0 ms and then found
@@ -119,16 +112,25 @@ const std::vector<epoll_event>& Selector::poll(double timeout) {
     if (errno == EINTR) return ready_;  // a signal: report nothing, the loop iterates again
     throw_os_error(errno, "epoll_wait");
   }
-  return take_events(n);
+  return take_events(n, /*noted=*/false);
 }
 
-const std::vector<epoll_event>& Selector::take_events(int n) {
-  ready_.assign(events_.begin(), events_.begin() + n);
+int Selector::note_driver_fds(int n) noexcept {
   // Drivers' fds (add_driver_fd) are the only ones with data.fd < 0.
+  int noted = 0;
   for (int i = 0; i < n; ++i) {
     const int fd = events_[static_cast<std::size_t>(i)].data.fd;
-    if (fd < 0 && fd >= -32) tags_seen_ |= std::uint32_t{1} << (-fd - 1);
+    if (fd < 0 && fd >= -32) {
+      tags_seen_ |= std::uint32_t{1} << (-fd - 1);
+      ++noted;
+    }
   }
+  return noted;
+}
+
+const std::vector<epoll_event>& Selector::take_events(int n, bool noted) {
+  ready_.assign(events_.begin(), events_.begin() + n);
+  if (!noted) note_driver_fds(n);
   if (static_cast<std::size_t>(n) == events_.size()) events_.resize(events_.size() * 2);
   return ready_;
 }

@@ -19,7 +19,6 @@ struct FdEntry {
   std::uint32_t registered = 0;   // epoll events currently registered (0: not in the set)
 };
 
-
 class Selector {
  public:
   Selector();
@@ -28,8 +27,6 @@ class Selector {
   Selector& operator=(const Selector&) = delete;
 
   int epoll_fd() const noexcept { return epfd_; }
-  // How many fds set() has in the epoll set (drivers' fds are not counted).
-  std::size_t watched() const noexcept { return watched_; }
   // Whether a busy iteration may skip its zero-timeout poll: the set holds only the threadsafe
   // eventfd (which the loop checks through a flag instead) and no driver fd that must be polled.
   bool busy_poll_skippable() const noexcept { return watched_ == 1 && busy_polled_driver_fds_ == 0; }
@@ -41,7 +38,7 @@ class Selector {
 
   // ---- for drivers (src/qt): their own fds in the set, and waiting elsewhere ----
   // A driver's fd in the set, reported with data.fd = tag (-32 <= tag < 0; process_io() skips it)
-  // and not counted in watched(). `poll_when_busy`: busy iterations must poll for it (qaio's Qt
+  // and not counted in watched_. `poll_when_busy`: busy iterations must poll for it (qaio's Qt
   // dispatcher, which blocks in the loop's poll and has Qt's timers and notifiers behind its fd).
   // Throws OSError.
   void add_driver_fd(int fd, int tag, std::uint32_t events, bool poll_when_busy);
@@ -50,17 +47,20 @@ class Selector {
   bool take_tag_seen(int tag) noexcept;
   // For a driver that waits for the loop's fds inside another library's wait (the glib poll hook,
   // src/qt/glib_poll.h): a wait whose events are kept for the next poll() if any is the loop's,
-  // so an I/O wakeup costs one epoll_wait instead of two. Returns how many of the loop's events arrived (the driver fd
-  // with `tag` not counted), or -1 with errno set; `tag_ready` says whether that fd was among them.
-  // Any set() drops kept events: one could name an fd whose registration changed, and
+  // so an I/O wakeup costs one epoll_wait instead of two. Returns how many of the loop's events
+  // arrived (drivers' fds not counted; take_tag_seen() tells which of those came), or -1 with
+  // errno set. Any set() drops kept events: one could name an fd whose registration changed, and
   // level-triggered epoll reports again what is still ready.
-  int wait_and_keep(int timeout_ms, int tag, bool& tag_ready);
+  int wait_and_keep(int timeout_ms);
   void drop_kept() noexcept { kept_ = 0; }
   void close() noexcept;
 
  private:
-  // Copies events_[0, n) to ready_ (what poll() returns) and grows events_ if it was full.
-  const std::vector<epoll_event>& take_events(int n);
+  // Copies events_[0, n) to ready_ (what poll() returns) and grows events_ if it was full;
+  // notes the drivers' fds among them unless that was done already (`noted`: kept events).
+  const std::vector<epoll_event>& take_events(int n, bool noted);
+  // Marks the drivers' fds among events_[0, n) in tags_seen_; returns how many there were.
+  int note_driver_fds(int n) noexcept;
 
   int epfd_ = -1;
   std::size_t watched_ = 0;

@@ -54,7 +54,6 @@ class Driver : public QObject {
 
  private:
   QtEventLoop& loop_;
-  QMetaObject::Connection about_to_block_, awake_;
 };
 
 }  // namespace qaio::qt::detail

@@ -18,6 +18,7 @@
 #include <cstddef>
 
 #include "../core/selector.h"
+#include "driver.h"
 #include "qaio/qt/qt_event_loop.h"
 
 namespace qaio::qt::detail {
@@ -146,7 +147,6 @@ void GlibPollHook::close_set() noexcept {
     glib_epfd_ = -1;
   }
   watched_.clear();
-  nested_list_.clear();
 }
 
 void GlibPollHook::renew_set() {
@@ -166,9 +166,6 @@ int GlibPollHook::hooked_poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms
 }
 
 bool GlibPollHook::sync(const GlibPollFd* fds, unsigned int nfds) {
-  // The common case, a wakeup of the loop alone: glib's list exactly as when the set was last made
-  // or checked for it, and no wait since has reported one of glib's fds (see check_next_).
-  if (!check_next_ && same_as_nested(fds, nfds)) return true;
   if (nest(fds, nfds)) return true;
   // glib's own poll for this list. The set leaves the loop's set meanwhile: an fd glib no longer
   // lists but the set still holds (a notifier switched off with data unread) would keep the
@@ -199,10 +196,7 @@ bool GlibPollHook::nest(const GlibPollFd* fds, unsigned int nfds) {
     // The same fds as last time. If glib has not reported one of them ready since the last check,
     // its list has not changed since then either: every change signals glib's wakeup fd, which is
     // in the set and stays ready until glib sees it (see the top of glib_poll.h).
-    if (!check_next_) {
-      nested_as(fds, nfds);
-      return true;
-    }
+    if (!check_next_) return true;
     // EPOLL_CTL_MOD finds a registration by the file the number names today: success means the
     // set still watches it; ENOENT means the number was closed and reused since, and the set is
     // built again for today's files.
@@ -217,7 +211,7 @@ bool GlibPollHook::nest(const GlibPollFd* fds, unsigned int nfds) {
       break;
     }
     if (!reused) {
-      nested_as(fds, nfds);
+      check_next_ = false;
       return true;
     }
   }
@@ -236,18 +230,8 @@ bool GlibPollHook::nest(const GlibPollFd* fds, unsigned int nfds) {
     }
     watched_.push_back(w);
   }
-  nested_as(fds, nfds);  // made for today's files
+  check_next_ = false;  // made for today's files
   return true;
-}
-
-void GlibPollHook::nested_as(const GlibPollFd* fds, unsigned int nfds) {
-  nested_list_.assign(fds, fds + nfds);
-  check_next_ = false;
-}
-
-bool GlibPollHook::same_as_nested(const GlibPollFd* fds, unsigned int nfds) const noexcept {
-  return std::equal(fds, fds + nfds, nested_list_.begin(), nested_list_.end(),
-                    [](const GlibPollFd& a, const GlibPollFd& b) { return a.fd == b.fd && a.events == b.events; });
 }
 
 bool GlibPollHook::glib_fired() noexcept { return loop_.selector().take_tag_seen(kGlibTag); }
@@ -291,13 +275,10 @@ void GlibPollHook::disarm_linger_alarm() noexcept {
 }
 
 int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
-  ++polls_;
+  // The first call shows the hook is on the context Qt iterates: the loop can stop listening to
+  // Qt's signals.
+  if (polls_++ == 0 && loop_.driver_) loop_.driver_->drop_iteration_signals();
   linger_until_ = -INFINITY;
-  if (!polled_) {
-    // The hook is on the context Qt iterates: the loop can stop listening to Qt's signals.
-    polled_ = true;
-    loop_.on_glib_hook_polled();
-  }
   // glib polls inside a dispatch of the loop: a callback spins a nested Qt loop, and the loop
   // hands its pending work to its timer (QtEventLoop::on_qt_iteration). glib computed this wait's
   // timeout before the timer changed, so a wait must end by the timer's new deadline: the next
@@ -307,8 +288,7 @@ int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
     const double was_deadline = loop_.armed_deadline_;
     loop_.on_qt_iteration();
     if (loop_.timer_active_ && (!was_active || loop_.armed_deadline_ != was_deadline)) {
-      const double ms = std::ceil((loop_.armed_deadline_ - loop_.time()) * 1000.0);
-      const int until_timer = ms <= 0 ? 0 : ms >= 1e9 ? 1000000000 : static_cast<int>(ms);
+      const int until_timer = QtEventLoop::whole_ms(loop_.armed_deadline_ - loop_.time());
       if (timeout_ms < 0 || until_timer < timeout_ms) timeout_ms = until_timer;
     }
   }
@@ -323,10 +303,11 @@ int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
     return previous_(fds, nfds, timeout_ms);
   }
   // glib's timeout runs from now: a dispatch that lingers must be back in glib by its end.
-  const double entered = loop_.linger_ > 0 ? loop_.time() : 0.0;
-  bool glib_ready = false;
-  const int loop_events = selector.wait_and_keep(timeout_ms, kGlibTag, glib_ready);
+  const double entered = loop_.linger_ > 0 && timeout_ms >= 0 ? loop_.time() : 0.0;
+  selector.take_tag_seen(kGlibTag);  // forget what earlier polls saw
+  const int loop_events = selector.wait_and_keep(timeout_ms);
   if (loop_events < 0) return -1;  // errno is epoll_wait's (EINTR: glib polls again)
+  const bool glib_ready = selector.take_tag_seen(kGlibTag);
   int ready = 0;
   if (glib_ready) {
     check_next_ = true;  // maybe glib's wakeup, maybe a change to its list (see sync())

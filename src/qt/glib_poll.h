@@ -30,7 +30,7 @@
 // anything else (a regular file, a /proc file whose poll() has side effects) or with more than
 // kMaxGlibFds fds goes to glib's own poll.
 //
-// glib is not a build dependency: its four functions are looked up in the process, where Qt's glib
+// glib is not a build dependency: its six functions are looked up in the process, where Qt's glib
 // dispatcher has loaded them. Without them, or under another dispatcher, nothing is installed.
 #pragma once
 
@@ -94,9 +94,6 @@ class GlibPollHook {
   void new_set();
   void close_set() noexcept;
   void renew_set();
-  // glib's list as the set stands for it now (the nested_list_ fast path of sync()).
-  void nested_as(const GlibPollFd* fds, unsigned int nfds);
-  bool same_as_nested(const GlibPollFd* fds, unsigned int nfds) const noexcept;
 
   QtEventLoop& loop_;
   int loop_epfd_;
@@ -110,11 +107,8 @@ class GlibPollHook {
   std::vector<Watched> watched_;  // what glib_epfd_ holds, one entry per fd (empty: nothing yet)
   std::vector<Watched> wanted_;   // sync()'s scratch: what glib asks for this time
   std::vector<Watched> refused_;  // a list epoll could not watch: left to glib's poll while it lasts
-  // glib's whole list (fds and events, the loop's own included) the last time sync() succeeded.
-  std::vector<GlibPollFd> nested_list_;
   // Whether the next wait on an unchanged list checks the set's registrations (see the top).
   bool check_next_ = true;
-  bool polled_ = false;  // glib has called the hook: it is on the context Qt iterates
   double linger_until_ = -1e300;  // see linger_until() (-inf until glib has polled)
   int linger_fd_ = -1;            // the linger's timerfd, made on first use
   unsigned long polls_ = 0;

@@ -59,8 +59,8 @@ Driver::Driver(QtEventLoop& loop, int epoll_fd) : notifier(loop, epoll_fd), loop
   // nested loops included): the cheapest portable way to notice a nested Qt loop inside a dispatch.
   if (QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance()) {
     const auto nested_check = [this] { loop_.on_qt_iteration(); };
-    about_to_block_ = QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, nested_check);
-    awake_ = QObject::connect(dispatcher, &QAbstractEventDispatcher::awake, this, nested_check);
+    QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, nested_check);
+    QObject::connect(dispatcher, &QAbstractEventDispatcher::awake, this, nested_check);
   }
   // Under glib's dispatcher: one wait per I/O wakeup (glib_poll.h). The hook also sees every glib
   // iteration, nested loops included; once glib has called it (so it sits on the context Qt
@@ -70,8 +70,9 @@ Driver::Driver(QtEventLoop& loop, int epoll_fd) : notifier(loop, epoll_fd), loop
 }
 
 void Driver::drop_iteration_signals() {
-  QObject::disconnect(about_to_block_);
-  QObject::disconnect(awake_);
+  // The two connections above are this object's only ones from the dispatcher.
+  if (QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance())
+    QObject::disconnect(dispatcher, nullptr, this, nullptr);
 }
 
 Driver::~Driver() {
@@ -216,10 +217,6 @@ void QtEventLoop::on_timer_scheduled(double when) {
   arm_timer(when);
 }
 
-void QtEventLoop::on_glib_hook_polled() {
-  if (driver_) driver_->drop_iteration_signals();
-}
-
 void QtEventLoop::on_qt_iteration() {
   // Qt processes events while a dispatch of this loop is on the stack: a callback spins a nested
   // Qt loop. The dispatch cannot continue until it returns, so hand the pending work to the timer
@@ -232,22 +229,23 @@ void QtEventLoop::on_stop() {
   if (private_loop_) post_dispatch();
 }
 
-void QtEventLoop::arm_timer(double when) {
-  // An armed deadline no later than `when` rounded up to the millisecond is kept: on fire the
-  // dispatch re-checks the heap and re-arms. The rounding below puts the armed deadline up to
-  // 1 ms past the `when` it was armed for, and re-arming for that same `when` must not restart
-  // the timer (rearm() runs on every Qt iteration of a nested loop).
-  if (timer_active_ && armed_deadline_ <= when + 1e-3) return;
-  const double now = time();
-  const double delay = when - now;
+int QtEventLoop::whole_ms(double seconds) noexcept {
   // Rounded up: a timer that fires early would only cost an empty dispatch, but rounding down
-  // would do that on every sub-millisecond remainder (DESIGN rule 5). Due now: a zero timer, so Qt
-  // still runs a whole iteration (its own timers included) before the next dispatch.
-  const double ms = delay <= 0 ? 0.0 : std::ceil(delay * 1000.0);
-  const int interval = ms > 1e9 ? 1000000000 : static_cast<int>(ms);
-  driver_->timer.start(interval);
+  // would do that on every sub-millisecond remainder (DESIGN rule 5).
+  const double ms = std::ceil(seconds * 1000.0);
+  return ms <= 0 ? 0 : ms >= 1e9 ? 1000000000 : static_cast<int>(ms);
+}
+
+void QtEventLoop::arm_timer(double when) {
+  // An earlier armed deadline is kept: on fire the dispatch re-checks the heap and re-arms. (So is
+  // the same one: rearm() runs on every Qt iteration of a nested loop.)
+  if (timer_active_ && armed_deadline_ <= when) return;
+  const double now = time();
+  // Due now: a zero timer, so Qt still runs a whole iteration (its own timers included) before
+  // the next dispatch.
+  driver_->timer.start(whole_ms(when - now));
   timer_active_ = true;
-  armed_deadline_ = now + interval / 1000.0;
+  armed_deadline_ = std::max(when, now);
 }
 
 void QtEventLoop::rearm() {

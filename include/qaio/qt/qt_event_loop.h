@@ -103,9 +103,9 @@ class QtEventLoop : public EventLoop {
   void detach_dispatcher() noexcept;  // the dispatcher is going away
   void post_dispatch();   // coalesced: at most one dispatch event is queued
   void on_qt_iteration(); // Qt's dispatcher is about to process events (nested loops: re-arm)
-  void on_glib_hook_polled(); // the glib hook sees every iteration: Qt's signals are not needed
   void rearm();           // after a dispatch: next wakeup (posted event or the timer)
   void arm_timer(double when);
+  static int whole_ms(double seconds) noexcept;  // a QTimer interval: rounded up, 0 if due
   // The dispatch has run out of work: wait in the loop's set for more I/O (set_io_linger) and
   // run it. False when it may not or nothing came: the dispatch returns to Qt.
   bool linger(double slice_end);
@@ -122,7 +122,7 @@ class QtEventLoop : public EventLoop {
   double slice_ = 0.004;
   double linger_ = 0;
   bool lingering_ = false;  // this dispatch armed the linger's alarm
-  double armed_deadline_ = 0;           // loop.time() the Qt timer fires at, if active
+  double armed_deadline_ = 0;           // the deadline the Qt timer was armed for, if active
   bool timer_active_ = false;
   int dispatch_depth_ = 0;              // dispatches on the stack (nested Qt loops add more)
   bool posted_ = false;
