@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "qaio/qt.h"
+#include "qt_test_support.h"
 
 using qaio::qt::EventDispatcher;
 using qaio::qt::QtEventLoop;
@@ -55,15 +56,6 @@ bool spin_until(Pred done, int ms = 5000) {
   }
   return true;
 }
-
-struct SocketPair {
-  int fds[2] = {-1, -1};
-  SocketPair() { EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0); }
-  ~SocketPair() {
-    for (int fd : fds)
-      if (fd >= 0) ::close(fd);
-  }
-};
 
 class TimerCounter : public QObject {
  public:
@@ -202,14 +194,14 @@ TEST(EventDispatcher, TimerDoesNotReenterItsOwnSlotInANestedLoop) {
 
 TEST(EventDispatcher, SocketNotifiersReadWriteAndTwoOnOneFd) {
   SocketPair sp;
-  QSocketNotifier readable(sp.fds[0], QSocketNotifier::Read);
-  QSocketNotifier writable(sp.fds[0], QSocketNotifier::Write);
+  QSocketNotifier readable(sp.fd[0], QSocketNotifier::Read);
+  QSocketNotifier writable(sp.fd[0], QSocketNotifier::Write);
   int reads = 0, writes = 0;
   std::string got;
   QObject::connect(&readable, &QSocketNotifier::activated, [&] {
     ++reads;
     char buf[64];
-    ssize_t n = ::read(sp.fds[0], buf, sizeof buf);
+    ssize_t n = ::read(sp.fd[0], buf, sizeof buf);
     if (n > 0) got.append(buf, static_cast<std::size_t>(n));
   });
   QObject::connect(&writable, &QSocketNotifier::activated, [&] {
@@ -218,27 +210,27 @@ TEST(EventDispatcher, SocketNotifiersReadWriteAndTwoOnOneFd) {
   });
   ASSERT_TRUE(spin_until([&] { return writes == 1; }));
   EXPECT_EQ(reads, 0) << "nothing was written yet";
-  ASSERT_EQ(::write(sp.fds[1], "ping", 4), 4);
+  ASSERT_EQ(::write(sp.fd[1], "ping", 4), 4);
   ASSERT_TRUE(spin_until([&] { return got == "ping"; }));
   EXPECT_EQ(writes, 1) << "a disabled notifier fired";
   // Disabled: data waits; re-enabled: delivered.
   readable.setEnabled(false);
-  ASSERT_EQ(::write(sp.fds[1], "pong", 4), 4);
+  ASSERT_EQ(::write(sp.fd[1], "pong", 4), 4);
   spin_until([] { return false; }, 30);
   EXPECT_EQ(got, "ping");
   readable.setEnabled(true);
   ASSERT_TRUE(spin_until([&] { return got == "pingpong"; }));
   // The peer hangs up: the read notifier sees it (EOF read).
-  ::close(sp.fds[1]);
-  sp.fds[1] = -1;
+  ::close(sp.fd[1]);
+  sp.fd[1] = -1;
   const int before = reads;
   ASSERT_TRUE(spin_until([&] { return reads > before; }));
 }
 
 TEST(EventDispatcher, NotifierDeletedByAnEarlierActivationOfTheSameWakeup) {
   SocketPair a, b;
-  auto* na = new QSocketNotifier(a.fds[0], QSocketNotifier::Read);
-  auto* nb = new QSocketNotifier(b.fds[0], QSocketNotifier::Read);
+  auto* na = new QSocketNotifier(a.fd[0], QSocketNotifier::Read);
+  auto* nb = new QSocketNotifier(b.fd[0], QSocketNotifier::Read);
   int fired = 0;
   // Whichever fires first deletes the other; the dispatcher must not deliver to a dead one.
   QObject::connect(na, &QSocketNotifier::activated, [&] {
@@ -253,8 +245,8 @@ TEST(EventDispatcher, NotifierDeletedByAnEarlierActivationOfTheSameWakeup) {
     na = nullptr;
     nb->setEnabled(false);
   });
-  ASSERT_EQ(::write(a.fds[1], "x", 1), 1);
-  ASSERT_EQ(::write(b.fds[1], "x", 1), 1);
+  ASSERT_EQ(::write(a.fd[1], "x", 1), 1);
+  ASSERT_EQ(::write(b.fd[1], "x", 1), 1);
   ASSERT_TRUE(spin_until([&] { return fired >= 1; }));
   spin_until([] { return false; }, 20);
   EXPECT_EQ(fired, 1);
@@ -323,14 +315,14 @@ TEST(EventDispatcher, ProcessEventsWithoutWaitingReturnsAndFlagsAreHonoured) {
   EXPECT_LT(clock.elapsed(), 2000) << "processEvents() without WaitForMoreEvents blocked";
   // ExcludeSocketNotifiers: a ready notifier is neither activated nor spun on.
   SocketPair sp;
-  QSocketNotifier readable(sp.fds[0], QSocketNotifier::Read);
+  QSocketNotifier readable(sp.fd[0], QSocketNotifier::Read);
   int reads = 0;
   QObject::connect(&readable, &QSocketNotifier::activated, [&] {
     ++reads;
     char buf[8];
-    (void)::read(sp.fds[0], buf, sizeof buf);
+    (void)::read(sp.fd[0], buf, sizeof buf);
   });
-  ASSERT_EQ(::write(sp.fds[1], "x", 1), 1);
+  ASSERT_EQ(::write(sp.fd[1], "x", 1), 1);
   int timer_fired = 0;
   QTimer::singleShot(20, [&] { ++timer_fired; });
   QElapsedTimer c2;
@@ -466,23 +458,23 @@ TEST(EventDispatcherLoop, ReaderAndQtTimersShareTheWait) {
   ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
   SocketPair sp;
   std::string got;
-  loop.add_reader(sp.fds[0], [&] {
+  loop.add_reader(sp.fd[0], [&] {
     char buf[16];
-    ssize_t n = ::read(sp.fds[0], buf, sizeof buf);
+    ssize_t n = ::read(sp.fd[0], buf, sizeof buf);
     if (n > 0) got.append(buf, static_cast<std::size_t>(n));
     if (got == "abc") loop.stop();
   });
   // A Qt timer writes; a Qt notifier on another pair and a qaio timer run meanwhile.
-  QTimer::singleShot(10, [&] { ASSERT_EQ(::write(sp.fds[1], "abc", 3), 3); });
+  QTimer::singleShot(10, [&] { ASSERT_EQ(::write(sp.fd[1], "abc", 3), 3); });
   SocketPair other;
-  QSocketNotifier n(other.fds[0], QSocketNotifier::Read);
+  QSocketNotifier n(other.fd[0], QSocketNotifier::Read);
   int notified = 0;
   QObject::connect(&n, &QSocketNotifier::activated, [&] {
     ++notified;
     char buf[8];
-    (void)::read(other.fds[0], buf, sizeof buf);
+    (void)::read(other.fd[0], buf, sizeof buf);
   });
-  ASSERT_EQ(::write(other.fds[1], "z", 1), 1);
+  ASSERT_EQ(::write(other.fd[1], "z", 1), 1);
   bool qaio_timer = false;
   loop.call_later(0.005, [&] { qaio_timer = true; });
   loop.call_later(5.0, [&] { loop.stop(); });  // guard
@@ -490,7 +482,7 @@ TEST(EventDispatcherLoop, ReaderAndQtTimersShareTheWait) {
   EXPECT_EQ(got, "abc");
   EXPECT_TRUE(qaio_timer);
   EXPECT_EQ(notified, 1);
-  loop.remove_reader(sp.fds[0]);
+  loop.remove_reader(sp.fd[0]);
   loop.close();
 }
 
@@ -539,17 +531,17 @@ TEST(EventDispatcherLoop, QtNotifierFiresWhileTheLoopWaits) {
   QtEventLoop loop;
   ASSERT_EQ(own_dispatcher()->attached_loop(), &loop);
   SocketPair sp;
-  QSocketNotifier n(sp.fds[0], QSocketNotifier::Read);
+  QSocketNotifier n(sp.fd[0], QSocketNotifier::Read);
   std::string got;
   QObject::connect(&n, &QSocketNotifier::activated, [&] {
     char buf[8];
-    ssize_t r = ::read(sp.fds[0], buf, sizeof buf);
+    ssize_t r = ::read(sp.fd[0], buf, sizeof buf);
     if (r > 0) got.append(buf, static_cast<std::size_t>(r));
     loop.stop();
   });
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    EXPECT_EQ(::write(sp.fds[1], "n", 1), 1);
+    EXPECT_EQ(::write(sp.fd[1], "n", 1), 1);
   });
   loop.call_later(5.0, [&] { loop.stop(); });  // guard
   loop.run_forever();

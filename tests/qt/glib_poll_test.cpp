@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "qaio/qt.h"
+#include "qt_test_support.h"
 #include "test_objects.h"
 
 using qaio::qt::QtEventLoop;
@@ -40,21 +41,9 @@ bool glib_poll_is_hooked() {
 }
 
 void assert_glib_dispatcher() {
-  QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance();
-  ASSERT_NE(dispatcher, nullptr);
-  ASSERT_TRUE(dispatcher->inherits("QEventDispatcherGlib"))
+  ASSERT_TRUE(glib_dispatcher())
       << "these tests need Qt's glib dispatcher (Debian's Qt has it; QT_NO_GLIB must be unset)";
 }
-
-struct SocketPair {
-  int fd[2] = {-1, -1};
-  SocketPair() { EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd), 0); }
-  ~SocketPair() { close(); }
-  void close() {
-    for (int& f : fd)
-      if (f >= 0) ::close(std::exchange(f, -1));
-  }
-};
 
 // Makes `got` collect what arrives on fd, through a qaio reader; quits `done` (if any) once
 // `expect` has arrived.
@@ -65,22 +54,6 @@ void collect(QtEventLoop& loop, int fd, std::string& got, const std::string& exp
     if (n > 0) got.append(buf, static_cast<std::size_t>(n));
     if (done && got == expect) done->quit();
   });
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// Spins a Qt loop with nothing to do for `ms` and returns the CPU time this thread used meanwhile:
-// near zero unless something keeps waking it.
-double idle_spin_cpu(int ms) {
-  const double start = thread_cpu_seconds();
-  QEventLoop idle;
-  QTimer::singleShot(ms, &idle, &QEventLoop::quit);
-  idle.exec();
-  return thread_cpu_seconds() - start;
 }
 
 }  // namespace

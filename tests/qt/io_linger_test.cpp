@@ -23,25 +23,12 @@
 #include <thread>
 
 #include "qaio/qt.h"
+#include "qt_test_support.h"
 #include "test_objects.h"
 
 using qaio::qt::QtEventLoop;
 
 namespace {
-
-struct SocketPair {
-  int fd[2] = {-1, -1};
-  SocketPair() { EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd), 0); }
-  ~SocketPair() {
-    for (int f : fd)
-      if (f >= 0) ::close(f);
-  }
-};
-
-bool glib_dispatcher() {
-  QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance();
-  return dispatcher && dispatcher->inherits("QEventDispatcherGlib");
-}
 
 // Echoes every byte that arrives on `fd` through a qaio reader.
 void echo(QtEventLoop& loop, int fd) {
@@ -80,7 +67,7 @@ int qt_iterations_for_round_trips(QtEventLoop& loop, SocketPair& pair, int round
 // io.fd[0] through a qaio reader; the tests write to io.fd[1].
 struct LingeringLoop {
   QtEventLoop loop;
-  SocketPair io;
+  SocketPair io{0};  // blocking: the tests' threads block on their end; the reader uses MSG_DONTWAIT
   int served = 0;
   LingeringLoop(double slice, double linger) {
     loop.set_time_slice(slice);
@@ -95,12 +82,6 @@ struct LingeringLoop {
     loop.close();
   }
 };
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 }  // namespace
 
@@ -123,10 +104,10 @@ TEST(IoLinger, RequestsAreServedWithoutAQtIterationEach) {
   constexpr int kRounds = 300;
   QtEventLoop loop;
   loop.set_time_slice(1.0);  // so that a slow machine does not end the slices first
-  SocketPair plain_pair;
+  SocketPair plain_pair(0);  // blocking: the client thread blocks on its end
   const int plain = qt_iterations_for_round_trips(loop, plain_pair, kRounds);
   loop.set_io_linger(0.05);
-  SocketPair linger_pair;
+  SocketPair linger_pair(0);
   const int lingering = qt_iterations_for_round_trips(loop, linger_pair, kRounds);
   ASSERT_GE(plain, 0) << "the round trips without the linger failed";
   ASSERT_GE(lingering, 0) << "the round trips with the linger failed";
@@ -144,7 +125,7 @@ TEST(IoLinger, QtEventsEndTheWait) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   LingeringLoop lingering(2.0, 1.0);
   SocketPair& io = lingering.io;
-  SocketPair qt_side;
+  SocketPair qt_side(0);
   QElapsedTimer clock;
   clock.start();
   qint64 posted_at = -1, posted_ran = -1, written_at = -1, notified = -1, timer_fired = -1;
