@@ -5,6 +5,8 @@
 // The 10k clients run in a forked child with its own SelectorEventLoop, so that the server
 // process needs only one fd per connection (the hard RLIMIT_NOFILE here is 20,000).
 #include <fcntl.h>
+#include <poll.h>
+#include <csignal>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -224,6 +226,13 @@ TableFigures in_fresh_process(Check check) {
   TableFigures figures;
   std::size_t got = 0;
   while (pid > 0 && got < sizeof figures) {
+    // A child stuck after the fork (it forks a threaded process) fails the test in 60 s, not at
+    // CTest's timeout.
+    pollfd readable{channel[0], POLLIN, 0};
+    if (::poll(&readable, 1, 60000) == 0) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
     const ssize_t n = ::read(channel[0], reinterpret_cast<char*>(&figures) + got, sizeof figures - got);
     if (n <= 0 && !(n < 0 && errno == EINTR)) break;
     if (n > 0) got += static_cast<std::size_t>(n);
@@ -317,6 +326,7 @@ TEST(FdTable, RoomStopsAtTheSoftLimit) {
   ASSERT_GE(f.serving, 0) << "RLIMIT_NOFILE's hard limit is below " << f.limit << ", too low for this test";
   EXPECT_EQ(f.accepted, 3);
   EXPECT_GE(f.serving, f.limit) << "the table was not grown up to the soft limit";
-  EXPECT_LT(f.serving, 100000) << "the table grew past what the soft limit allows";
+  // The kernel sizes a table in powers of two: room up to the limit is at most twice the limit.
+  EXPECT_LE(f.serving, 2 * f.limit) << "the table grew past what the soft limit allows";
   EXPECT_EQ(f.after, f.serving);
 }

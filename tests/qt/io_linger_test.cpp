@@ -21,6 +21,7 @@
 #include <limits>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "qaio/qt.h"
 #include "qt_test_support.h"
@@ -63,19 +64,35 @@ int qt_iterations_for_round_trips(QtEventLoop& loop, SocketPair& pair, int round
   return finished && ok ? iterations.load() : -1;
 }
 
-// A loop that lingers (with a slice long enough to let it) and counts the bytes that arrive on
-// io.fd[0] through a qaio reader; the tests write to io.fd[1].
+// A loop that lingers (with a slice long enough to let it) and records, for each byte that
+// arrives on io.fd[0] through a qaio reader, how many Qt iterations had begun by then: two bytes
+// served in the same iteration show that the dispatch lingered between them. The tests write to
+// io.fd[1].
 struct LingeringLoop {
   QtEventLoop loop;
   SocketPair io{0};  // blocking: the tests' threads block on their end; the reader uses MSG_DONTWAIT
-  int served = 0;
+  int iterations = 0;            // awake() emissions of this thread's Qt dispatcher
+  std::vector<int> served_in;    // the iteration each byte was served in
+  QObject counter;
   LingeringLoop(double slice, double linger) {
     loop.set_time_slice(slice);
     loop.set_io_linger(linger);
+    QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
+                     [this] { ++iterations; });
     loop.add_reader(io.fd[0], [this] {
       char c;
-      if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) ++served;
+      if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) served_in.push_back(iterations);
     });
+  }
+  // Sends one byte, then another 30 ms later, from the calling (test) thread.
+  void two_bytes_apart() {
+    (void)::send(io.fd[1], "x", 1, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    (void)::send(io.fd[1], "x", 1, 0);
+  }
+  // Whether bytes i and i + 1 were served with no Qt iteration in between: the dispatch lingered.
+  bool lingered_between(std::size_t i) const {
+    return served_in.size() > i + 1 && served_in[i] == served_in[i + 1];
   }
   ~LingeringLoop() {
     loop.remove_reader(io.fd[0]);
@@ -119,61 +136,47 @@ TEST(IoLinger, RequestsAreServedWithoutAQtIterationEach) {
 }
 
 // While a dispatch lingers (up to a second: the time slice is raised to let it), Qt's own events
-// get through at once: a posted event from another thread, a socket notifier, and a QTimer
-// started before the I/O arrived.
+// get through at once: a posted event from another thread, and a socket notifier. Each arrives
+// while a dispatch is shown to be lingering (two bytes served in one Qt iteration just before).
 TEST(IoLinger, QtEventsEndTheWait) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   LingeringLoop lingering(2.0, 1.0);
-  SocketPair& io = lingering.io;
   SocketPair qt_side(0);
   QElapsedTimer clock;
   clock.start();
-  qint64 posted_at = -1, posted_ran = -1, written_at = -1, notified = -1, timer_fired = -1;
+  qint64 posted_ran = -1, notified = -1;
   QEventLoop q;
-  const auto maybe_done = [&] {
-    if (posted_ran >= 0 && notified >= 0 && timer_fired >= 0) q.quit();
-  };
   QSocketNotifier notifier(qt_side.fd[0], QSocketNotifier::Read);
   QObject::connect(&notifier, &QSocketNotifier::activated, [&] {
     char c;
     (void)::recv(qt_side.fd[0], &c, 1, MSG_DONTWAIT);
     if (notified < 0) notified = clock.elapsed();
-    maybe_done();
+    q.quit();
   });
-  QTimer::singleShot(700, [&] {
-    timer_fired = clock.elapsed();
-    maybe_done();
-  });
-  std::atomic<qint64> posted_at_atomic{-1}, written_at_atomic{-1};
+  std::atomic<qint64> posted_at{-1}, written_at{-1};
   std::thread other([&] {
-    // Each step comes while the previous one's dispatch would still be lingering.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    (void)::send(io.fd[1], "x", 1, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    posted_at_atomic = clock.elapsed();
+    lingering.two_bytes_apart();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    posted_at = clock.elapsed();
     QMetaObject::invokeMethod(
-        &q, [&] {
-          posted_ran = clock.elapsed();
-          maybe_done();
-        },
-        Qt::QueuedConnection);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    (void)::send(io.fd[1], "y", 1, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    written_at_atomic = clock.elapsed();
+        &q, [&] { posted_ran = clock.elapsed(); }, Qt::QueuedConnection);
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    lingering.two_bytes_apart();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    written_at = clock.elapsed();
     (void)::send(qt_side.fd[1], "z", 1, 0);
   });
   const bool finished = spin_foreign(q, 5000);
   other.join();
-  posted_at = posted_at_atomic;
-  written_at = written_at_atomic;
-  ASSERT_TRUE(finished) << "posted " << posted_ran << ", notifier " << notified << ", timer " << timer_fired;
-  EXPECT_EQ(lingering.served, 2);
+  ASSERT_TRUE(finished) << "the socket notifier never fired";
+  ASSERT_EQ(lingering.served_in.size(), 4u);
+  EXPECT_TRUE(lingering.lingered_between(0)) << "no linger before the posted event";
+  EXPECT_TRUE(lingering.lingered_between(2)) << "no linger before the notifier's byte";
   // A linger that ignored them would hold each for up to a second.
+  EXPECT_GE(posted_ran, 0);
   EXPECT_LT(posted_ran - posted_at, 400) << "the posted event waited for the linger";
   EXPECT_LT(notified - written_at, 400) << "the socket notifier waited for the linger";
-  EXPECT_GE(timer_fired, 650);
-  EXPECT_LT(timer_fired, 700 + 250) << "the QTimer waited for the linger";
 }
 
 // After a request, a lingering dispatch sleeps in the loop's set (no spinning), and once its
@@ -181,26 +184,19 @@ TEST(IoLinger, QtEventsEndTheWait) {
 TEST(IoLinger, AnIdleLoopSleeps) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   LingeringLoop lingering(1.0, 0.2);
-  SocketPair& io = lingering.io;
-  int iterations = 0;
-  QObject counter;
-  QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
-                   [&iterations] { ++iterations; });
-  // The byte comes once Qt is waiting (a wait with a zero timeout, for a pending posted event,
+  // The bytes come once Qt is waiting (a wait with a zero timeout, for a pending posted event,
   // allows no linger).
   std::thread client([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    (void)::send(io.fd[1], "x", 1, 0);
+    lingering.two_bytes_apart();
   });
-  const double start = thread_cpu_seconds();
-  QEventLoop idle;
-  QTimer::singleShot(600, &idle, &QEventLoop::quit);
-  idle.exec();
-  const double cpu = thread_cpu_seconds() - start;
+  const int iterations_before = lingering.iterations;
+  const double cpu = idle_spin_cpu(600);
   client.join();
-  EXPECT_EQ(lingering.served, 1);
+  ASSERT_EQ(lingering.served_in.size(), 2u);
+  EXPECT_TRUE(lingering.lingered_between(0)) << "the dispatch did not linger";
   EXPECT_LT(cpu, 0.15) << "the loop spun while it lingered or after";
-  EXPECT_LT(iterations, 20) << "the loop kept waking up";
+  EXPECT_LT(lingering.iterations - iterations_before, 20) << "the loop kept waking up";
 }
 
 // glib's own timeout bounds a linger: a QTimer started before the I/O arrived fires on time
@@ -208,7 +204,6 @@ TEST(IoLinger, AnIdleLoopSleeps) {
 TEST(IoLinger, AQtTimerDueEndsTheWait) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   LingeringLoop lingering(2.0, 1.0);
-  SocketPair& io = lingering.io;
   QElapsedTimer clock;
   clock.start();
   qint64 timer_fired = -1;
@@ -219,12 +214,13 @@ TEST(IoLinger, AQtTimerDueEndsTheWait) {
   });
   std::thread client([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    (void)::send(io.fd[1], "x", 1, 0);
+    lingering.two_bytes_apart();
   });
   const bool finished = spin_foreign(q, 5000);
   client.join();
   ASSERT_TRUE(finished);
-  EXPECT_EQ(lingering.served, 1);
+  ASSERT_EQ(lingering.served_in.size(), 2u);
+  EXPECT_TRUE(lingering.lingered_between(0)) << "the dispatch did not linger";
   EXPECT_GE(timer_fired, 290);
   EXPECT_LT(timer_fired, 300 + 250) << "the QTimer waited for the linger";
 }
