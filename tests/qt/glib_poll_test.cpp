@@ -220,6 +220,29 @@ TEST(GlibPollHook, ListOutgrowingTheSetWhileALeftFdIsReadyDoesNotSpin) {
   EXPECT_EQ(first_fired, 1);
   EXPECT_EQ(notifiers.size(), static_cast<std::size_t>(kFirst + kMore));
   EXPECT_LT(cpu, 0.2) << "the Qt loop spun on an fd glib no longer polls";
+  // glib's own poll now serves the long list: the last notifier fires, and so does qaio's reader.
+  ASSERT_EQ(notifiers.size(), static_cast<std::size_t>(kFirst + kMore));
+  QEventLoop q;
+  bool last_fired = false;
+  std::string qaio_got;
+  QObject::connect(notifiers.back().get(), &QSocketNotifier::activated, [&] {
+    char c;
+    (void)::recv(pairs.back()->fd[0], &c, 1, 0);
+    last_fired = true;
+    if (qaio_got == "q") q.quit();
+  });
+  SocketPair qaio_side;
+  loop.add_reader(qaio_side.fd[0], [&] {
+    char c;
+    if (::recv(qaio_side.fd[0], &c, 1, 0) == 1) qaio_got.push_back(c);
+    if (last_fired) q.quit();
+  });
+  ASSERT_EQ(::send(pairs.back()->fd[1], "y", 1, 0), 1);
+  ASSERT_EQ(::send(qaio_side.fd[1], "q", 1, 0), 1);
+  EXPECT_TRUE(spin_foreign(q, 3000)) << "the long list's notifier or qaio's reader was not served";
+  EXPECT_TRUE(last_fired);
+  EXPECT_EQ(qaio_got, "q");
+  loop.remove_reader(qaio_side.fd[0]);
   notifiers.clear();
   loop.close();
 }

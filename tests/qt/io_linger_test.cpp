@@ -224,3 +224,19 @@ TEST(IoLinger, AQtTimerDueEndsTheWait) {
   EXPECT_GE(timer_fired, 290);
   EXPECT_LT(timer_fired, 300 + 250) << "the QTimer waited for the linger";
 }
+
+// The time slice bounds a linger: with a 20 ms slice, a byte 30 ms after the first is served by a
+// new Qt iteration although the linger is a second.
+TEST(IoLinger, TheTimeSliceEndsTheWait) {
+  ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
+  LingeringLoop lingering(0.02, 1.0);
+  std::thread client([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    lingering.two_bytes_apart();
+  });
+  const double cpu = idle_spin_cpu(300);
+  client.join();
+  ASSERT_EQ(lingering.served_in.size(), 2u);
+  EXPECT_FALSE(lingering.lingered_between(0)) << "the linger outlasted the time slice";
+  EXPECT_LT(cpu, 0.15);
+}
