@@ -90,6 +90,14 @@ struct LingeringLoop {
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     (void)::send(io.fd[1], "x", 1, 0);
   }
+  // Sends them from a thread of its own 50 ms from now, once Qt is waiting (a wait with a zero
+  // timeout, for a pending posted event, allows no linger).
+  std::thread two_bytes_soon() {
+    return std::thread([this] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      two_bytes_apart();
+    });
+  }
   // Whether bytes i and i + 1 were served with no Qt iteration in between: the dispatch lingered.
   bool lingered_between(std::size_t i) const {
     return served_in.size() > i + 1 && served_in[i] == served_in[i + 1];
@@ -184,12 +192,7 @@ TEST(IoLinger, QtEventsEndTheWait) {
 TEST(IoLinger, AnIdleLoopSleeps) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   LingeringLoop lingering(1.0, 0.2);
-  // The bytes come once Qt is waiting (a wait with a zero timeout, for a pending posted event,
-  // allows no linger).
-  std::thread client([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    lingering.two_bytes_apart();
-  });
+  std::thread client = lingering.two_bytes_soon();
   const int iterations_before = lingering.iterations;
   const double cpu = idle_spin_cpu(600);
   client.join();
@@ -212,10 +215,7 @@ TEST(IoLinger, AQtTimerDueEndsTheWait) {
     timer_fired = clock.elapsed();
     q.quit();
   });
-  std::thread client([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    lingering.two_bytes_apart();
-  });
+  std::thread client = lingering.two_bytes_soon();
   const bool finished = spin_foreign(q, 5000);
   client.join();
   ASSERT_TRUE(finished);
@@ -230,10 +230,7 @@ TEST(IoLinger, AQtTimerDueEndsTheWait) {
 TEST(IoLinger, TheTimeSliceEndsTheWait) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   LingeringLoop lingering(0.02, 1.0);
-  std::thread client([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    lingering.two_bytes_apart();
-  });
+  std::thread client = lingering.two_bytes_soon();
   const double cpu = idle_spin_cpu(300);
   client.join();
   ASSERT_EQ(lingering.served_in.size(), 2u);
