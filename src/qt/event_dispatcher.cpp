@@ -39,6 +39,7 @@
 
 #include "../core/selector.h"
 #include "qaio/qt/qt_event_loop.h"
+#include "vector_state.h"
 
 namespace qaio::qt {
 
@@ -338,6 +339,7 @@ void EventDispatcher::detach(QtEventLoop& loop) noexcept {
 // ---- processEvents ------------------------------------------------------------------------------
 
 bool EventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags) {
+  detail::clear_dirty_upper_state();  // Qt's code may have left it dirty (vector_state.h)
   detail::DispatcherState& d = *d_;
   if (d.gui_check < 0) {
     // A GUI application's main thread needs the platform plugin's dispatcher, which delivers the

@@ -20,6 +20,7 @@
 #include "../core/selector.h"
 #include "driver.h"
 #include "qaio/qt/qt_event_loop.h"
+#include "vector_state.h"
 
 namespace qaio::qt::detail {
 
@@ -275,6 +276,7 @@ void GlibPollHook::disarm_linger_alarm() noexcept {
 }
 
 int GlibPollHook::poll(GlibPollFd* fds, unsigned int nfds, int timeout_ms) {
+  clear_dirty_upper_state();  // glib's and Qt's code may have left it dirty (vector_state.h)
   // The first call shows the hook is on the context Qt iterates: the loop can stop listening to
   // Qt's signals.
   if (polls_++ == 0 && loop_.driver_) loop_.driver_->drop_iteration_signals();

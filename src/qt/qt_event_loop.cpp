@@ -16,6 +16,7 @@
 
 #include "driver.h"
 #include "qaio/qt/event_dispatcher.h"
+#include "vector_state.h"
 
 namespace qaio::qt {
 
@@ -291,6 +292,7 @@ void QtEventLoop::resume_deferred() {
 
 bool QtEventLoop::dispatch(double first_block) {
   if (is_closed() || (!driver_ && !dispatcher_)) return false;
+  detail::clear_dirty_upper_state();  // Qt's code may have left it dirty (vector_state.h)
   // run_forever()'s QEventLoop quits once Qt's current iteration ends, and that iteration may still
   // deliver a second dispatch (the notifier and the posted event can both be ready in it). As in
   // asyncio, no iteration follows the one that ran stop(). Only a top-level dispatch is skipped:

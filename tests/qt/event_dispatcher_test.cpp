@@ -34,6 +34,7 @@
 
 #include "qaio/qt.h"
 #include "qt_test_support.h"
+#include "vector_state_check.h"
 
 using qaio::qt::EventDispatcher;
 using qaio::qt::QtEventLoop;
@@ -76,6 +77,9 @@ class TimerCounter : public QObject {
 TEST(EventDispatcher, IsInstalledForTheApplication) {
   ASSERT_NE(own_dispatcher(), nullptr) << "main() installs qaio's dispatcher before the application";
 }
+
+// As on Qt's dispatcher (vector_state_test.cpp): qaio's dispatcher clears a dirty upper state too.
+TEST(EventDispatcher, CallbacksRunWithCleanUpperHalvesAfterQtDirtiedThem) { expect_callbacks_see_clean_upper_state(); }
 
 TEST(EventDispatcher, SingleShotRepeatingAndZeroTimers) {
   int single = 0, repeating = 0, zero = 0;
