@@ -231,7 +231,9 @@ def w4_tables(results, skips):
            "The figure is the **server's own CPU time per request** (utime + stime from /proc, all threads), "
            "then requests/s and p99 latency as the generator saw them. Server and generator share the "
            "pinned CPU, so req/s is bounded by both; CPU per request is the server's cost alone. "
-           "One run per cell.", ""]
+           "One run per cell, except the cells with a target (64 B, 1 and 100 connections: qaio's "
+           "protocol servers, asio and libuv): best of the repeat count's rounds, interleaved so that every system "
+           "sees the same minutes.", ""]
     for size in W4_SIZES:
         out.append(f"### {size}-byte messages")
         out.append("")
