@@ -232,8 +232,8 @@ def w4_tables(results, skips):
            "then requests/s and p99 latency as the generator saw them. Server and generator share the "
            "pinned CPU, so req/s is bounded by both; CPU per request is the server's cost alone. "
            "One run per cell, except the cells with a target (64 B, 1 and 100 connections: qaio's "
-           "protocol servers, asio and libuv): best of the repeat count's rounds, interleaved so that every system "
-           "sees the same minutes.", ""]
+           "protocol servers and every peer): best of QAIO_BENCH_REPEAT rounds (one in a quick run), "
+           "interleaved so that every system sees the same minutes.", ""]
     for size in W4_SIZES:
         out.append(f"### {size}-byte messages")
         out.append("")

@@ -336,6 +336,8 @@ bool QtEventLoop::dispatch(double first_block) {
       run_once(0, slice_end);
     }
     for (;;) {
+      // The callbacks just run may have called into Qt, or spun a nested Qt loop.
+      detail::clear_dirty_upper_state();
       if (is_closed()) break;
       if (stopping() && !batch_pending()) {
         if (private_loop_ && current == this) quit_private_loop();

@@ -13,7 +13,7 @@
 // component in use at every dispatch before and at none after. VZEROUPPER costs about a cycle.
 #pragma once
 
-#if defined(__x86_64__)
+#if defined(__AVX__) || defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -23,11 +23,11 @@ inline void clear_dirty_upper_state() noexcept {
 #if defined(__AVX__)
   _mm256_zeroupper();  // the whole build assumes AVX: the compiler knows what this clobbers
 #elif defined(__x86_64__)
-  // Only where the CPU has AVX (VZEROUPPER is undefined elsewhere). The clobbers keep the
-  // compiler from holding anything in the vector registers across it; in a non-AVX build
-  // nothing lives in their upper halves anyway.
-  static const bool has_avx = __builtin_cpu_supports("avx");
-  if (has_avx)
+  // Only where the CPU and the OS have AVX (VZEROUPPER is undefined elsewhere); the builtin is a
+  // load from libgcc's CPU model, filled in before main(), and checks XCR0 too. The clobbers
+  // keep the compiler from holding anything in the vector registers across it; in a non-AVX
+  // build nothing lives in their upper halves anyway.
+  if (__builtin_cpu_supports("avx"))
     __asm__ volatile("vzeroupper" ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
                      "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 #endif

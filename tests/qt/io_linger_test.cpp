@@ -237,3 +237,23 @@ TEST(IoLinger, TheTimeSliceEndsTheWait) {
   EXPECT_FALSE(lingering.lingered_between(0)) << "the linger outlasted the time slice";
   EXPECT_LT(cpu, 0.15);
 }
+
+// Only the loop that holds the thread's glib hook can linger: a second loop's set does not hold
+// glib's fds, so waiting in it would keep Qt's events waiting. Its linger is accepted and has no
+// effect: every request is a Qt iteration, as without it. (The first loop, which does linger, is
+// RequestsAreServedWithoutAQtIterationEach.)
+TEST(IoLinger, ASecondLoopInTheThreadDoesNotLinger) {
+  ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
+  constexpr int kRounds = 300;
+  QtEventLoop first;  // takes the thread's hook
+  QtEventLoop second;
+  second.set_time_slice(1.0);
+  second.set_io_linger(0.05);
+  EXPECT_EQ(second.io_linger(), 0.05);
+  SocketPair pair(0);
+  const int iterations = qt_iterations_for_round_trips(second, pair, kRounds);
+  ASSERT_GE(iterations, 0) << "the round trips failed";
+  EXPECT_GE(iterations, kRounds / 2) << "the second loop lingered without glib's fds in its set";
+  second.close();
+  first.close();
+}
