@@ -306,6 +306,23 @@ TEST(FdTable, ServingServerMakesRoomForItsBacklog) {
   EXPECT_EQ(f.after, f.serving) << "the table grew while the connections were accepted";
 }
 
+// A small backlog still gets room for 1,024 connections: a listener's backlog says little about
+// how many connections a server keeps open, and a table below 1,024 entries would double three
+// times during the first thousand of them.
+TEST(FdTable, ASmallBacklogStillGetsRoomFor1024) {
+  raise_nofile();
+  const TableFigures f = in_fresh_process([](TableFigures& figures) {
+    figures.before = fd_table_size();
+    figures.lowest_free = lowest_free_fd();
+    serve_burst(8, 3, figures);
+  });
+  ASSERT_STREQ(f.error, "");
+  ASSERT_GT(f.before, 0) << "no FDSize in /proc/thread-self/status";
+  ASSERT_LT(f.before, f.lowest_free + 1024) << "the child's table was already big enough to show nothing";
+  EXPECT_EQ(f.accepted, 3);
+  EXPECT_GE(f.serving, f.lowest_free + 1024) << "the table was grown for the backlog of 8 only";
+}
+
 // The room is capped by RLIMIT_NOFILE: fd numbers past the soft limit can never be used (the
 // kernel refuses them), so a huge backlog under a lower limit grows the table up to the limit,
 // and the server serves.
