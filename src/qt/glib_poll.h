@@ -26,7 +26,7 @@
 // registration up by the file the number names today. If one fails, the nested set is made anew
 // (never pruned fd by fd: a registration whose file outlived its number cannot be removed by
 // number). An I/O wakeup of the loop alone thus costs no check; checking on every wait had cost
-// about 0.2 us per request. Only sockets, pipes and anonymous-inode fds are nested; a list with
+// about 0.14 us per request (same-minute A/B, docs/benchmarks.md). Only sockets, pipes and anonymous-inode fds are nested; a list with
 // anything else (a regular file, a /proc file whose poll() has side effects) or with more than
 // kMaxGlibFds fds goes to glib's own poll.
 //
