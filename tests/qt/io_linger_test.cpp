@@ -44,10 +44,7 @@ void echo(QtEventLoop& loop, int fd) {
 // that took, or -1 if some byte came back wrong or the rounds did not finish in 20 s.
 int qt_iterations_for_round_trips(QtEventLoop& loop, SocketPair& pair, int rounds) {
   echo(loop, pair.fd[0]);
-  std::atomic<int> iterations{0};
-  QObject counter;
-  QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
-                   [&iterations] { ++iterations; });
+  QtIterations iterations;
   QEventLoop q;
   std::atomic<bool> ok{true};
   std::thread client([&] {
@@ -61,7 +58,7 @@ int qt_iterations_for_round_trips(QtEventLoop& loop, SocketPair& pair, int round
   const bool finished = spin_foreign(q, 20000);
   client.join();
   loop.remove_reader(pair.fd[0]);
-  return finished && ok ? iterations.load() : -1;
+  return finished && ok ? iterations.count() : -1;
 }
 
 // A loop that lingers (with a slice long enough to let it) and records, for each byte that
@@ -71,17 +68,14 @@ int qt_iterations_for_round_trips(QtEventLoop& loop, SocketPair& pair, int round
 struct LingeringLoop {
   QtEventLoop loop;
   SocketPair io{0};  // blocking: the tests' threads block on their end; the reader uses MSG_DONTWAIT
-  int iterations = 0;            // awake() emissions of this thread's Qt dispatcher
+  QtIterations iterations;
   std::vector<int> served_in;    // the iteration each byte was served in
-  QObject counter;
   LingeringLoop(double slice, double linger) {
     loop.set_time_slice(slice);
     loop.set_io_linger(linger);
-    QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
-                     [this] { ++iterations; });
     loop.add_reader(io.fd[0], [this] {
       char c;
-      if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) served_in.push_back(iterations);
+      if (::recv(io.fd[0], &c, 1, MSG_DONTWAIT) == 1) served_in.push_back(iterations.count());
     });
   }
   // Sends one byte, then another 30 ms later, from the calling (test) thread.
@@ -193,13 +187,13 @@ TEST(IoLinger, AnIdleLoopSleeps) {
   ASSERT_TRUE(glib_dispatcher()) << "this test needs Qt's glib dispatcher";
   LingeringLoop lingering(1.0, 0.2);
   std::thread client = lingering.two_bytes_soon();
-  const int iterations_before = lingering.iterations;
+  const int iterations_before = lingering.iterations.count();
   const double cpu = idle_spin_cpu(600);
   client.join();
   ASSERT_EQ(lingering.served_in.size(), 2u);
   EXPECT_TRUE(lingering.lingered_between(0)) << "the dispatch did not linger";
   EXPECT_LT(cpu, 0.15) << "the loop spun while it lingered or after";
-  EXPECT_LT(lingering.iterations - iterations_before, 20) << "the loop kept waking up";
+  EXPECT_LT(lingering.iterations.count() - iterations_before, 20) << "the loop kept waking up";
 }
 
 // glib's own timeout bounds a linger: a QTimer started before the I/O arrived fires on time

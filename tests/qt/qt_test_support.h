@@ -1,6 +1,6 @@
 // qt_test_support.h: what several Qt test files need besides QObjects (test_objects.h): a socket
-// pair, the kind of this thread's Qt dispatcher, the thread's CPU time and an idle Qt spin that
-// measures it (a loop that keeps waking shows up as CPU time).
+// pair, the kind of this thread's Qt dispatcher, a count of its Qt iterations, the thread's CPU
+// time and an idle Qt spin that measures it (a loop that keeps waking shows up as CPU time).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -34,6 +34,23 @@ inline bool glib_dispatcher() {
   QAbstractEventDispatcher* dispatcher = QAbstractEventDispatcher::instance();
   return dispatcher && dispatcher->inherits("QEventDispatcherGlib");
 }
+
+// Counts this thread's Qt iterations (awake() of its event dispatcher: one per processEvents()
+// call) while it lives.
+class QtIterations {
+ public:
+  QtIterations() {
+    QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &receiver_,
+                     [this] { ++count_; });
+  }
+  QtIterations(const QtIterations&) = delete;
+  QtIterations& operator=(const QtIterations&) = delete;
+  int count() const noexcept { return count_; }
+
+ private:
+  int count_ = 0;
+  QObject receiver_;
+};
 
 inline double thread_cpu_seconds() {
   timespec ts{};

@@ -7,7 +7,6 @@
 #include <QEventLoop>
 #include <QTimer>
 
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +18,7 @@
 #include <functional>
 
 #include "qaio/qt.h"
+#include "qt_test_support.h"
 
 using qaio::qt::QtEventLoop;
 
@@ -26,11 +26,7 @@ namespace {
 
 // CPU time used by this thread, in ms: unlike the wall clock it does not advance while other
 // processes on the (shared, 2-core) machine hold the CPU.
-double thread_cpu_ms() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
+double thread_cpu_ms() { return thread_cpu_seconds() * 1e3; }
 
 struct FloodResult {
   double worst_lateness_ms = 0;      // wall clock: includes time other processes held the CPU
@@ -261,20 +257,15 @@ void burn_cpu_ms(double ms) {
 // can tell how many ran in one dispatch slice. Other processes on the machine can only make a
 // slice hold fewer 2 ms callbacks, never more.
 struct IterationLog {
-  int iterations = 0;
+  QtIterations iterations;
   std::vector<int> ran_in;
-  QObject counter;
-  IterationLog() {
-    QObject::connect(QAbstractEventDispatcher::instance(), &QAbstractEventDispatcher::awake, &counter,
-                     [this] { ++iterations; });
-  }
-  void counted() { ran_in.push_back(iterations); }
+  void counted() { ran_in.push_back(iterations.count()); }
   int most_in_one_iteration() const {
     int most = 0;
-    for (std::size_t i = 0, j = 0; i < ran_in.size(); i = j) {
-      for (j = i; j < ran_in.size() && ran_in[j] == ran_in[i]; ++j) {
-      }
-      most = std::max(most, static_cast<int>(j - i));
+    int run = 0;  // callbacks so far in the current iteration
+    for (std::size_t i = 0; i < ran_in.size(); ++i) {
+      run = i > 0 && ran_in[i] == ran_in[i - 1] ? run + 1 : 1;
+      most = std::max(most, run);
     }
     return most;
   }
